@@ -1,0 +1,96 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watch feeds and web pages; keep every version; alert on every change."
+)]
+pub struct Cli {
+    /// Configuration file [default: $FEEDWATCH_CONFIG, else config/feedwatch.toml when it exists, else /etc/feedwatch/feedwatch.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database file, overriding the configuration's `database`
+    #[arg(long, global = true, value_name = "PATH")]
+    pub database: Option<PathBuf>,
+    /// More log output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll every source on its schedule until stopped
+    Run,
+    /// Poll the named sources (default: all) once now, record, alert, exit
+    Check(CheckArgs),
+    /// Check the configuration offline and print every problem
+    Validate,
+    /// Fetch a source or URL and show what would be recorded, storing nothing
+    Test(TestArgs),
+    /// One line per source: kind, schedule, last poll, outcome, items, next poll
+    Sources,
+    /// The items held for a source, or the versions of one item
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Source names (default: every source)
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// A configured source name, or a URL
+    pub target: String,
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    pub source: String,
+    /// An item key (as shown by `history SOURCE`)
+    pub item: Option<String>,
+}
+
+impl Cli {
+    /// The configuration file to use, following the documented search order.
+    pub fn config_path(&self) -> PathBuf {
+        if let Some(path) = &self.config {
+            return path.clone();
+        }
+        if let Some(path) = std::env::var_os("FEEDWATCH_CONFIG").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let local = PathBuf::from("config/feedwatch.toml");
+        if local.exists() {
+            return local;
+        }
+        PathBuf::from("/etc/feedwatch/feedwatch.toml")
+    }
+
+    /// The default log filter for this command and verbosity.
+    pub fn log_filter(&self) -> &'static str {
+        let base: i8 = if matches!(self.command, Command::Run) { 2 } else { 1 };
+        let level = base + self.verbose as i8 - self.quiet as i8;
+        match level {
+            i8::MIN..=0 => "error",
+            1 => "warn",
+            2 => "info",
+            3 => "debug",
+            _ => "trace",
+        }
+    }
+}

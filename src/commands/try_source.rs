@@ -1,0 +1,102 @@
+//! `test`: fetch a source or URL and show what would be recorded.
+
+use serde_json::json;
+use url::Url;
+
+use super::{AppError, Status, emit, load_config, runtime};
+use crate::cli::Cli;
+use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::poll::{FEED_ACCEPT, error_chain};
+use crate::source::{self, Document};
+
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const DEFAULT_MAX_BODY: u64 = 15 * 1024 * 1024;
+
+pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> {
+    let (url, timeout, max_body, user_agent) = resolve(cli, target)?;
+    let fetcher = Fetcher::new(&user_agent).map_err(AppError::Http)?;
+    let no_validators = Validators::default();
+    let request = FetchRequest {
+        url: &url,
+        validators: &no_validators,
+        timeout,
+        max_body,
+        accept: FEED_ACCEPT,
+    };
+    let fetched = match runtime()?.block_on(fetcher.fetch(&request)) {
+        Ok(FetchOutcome::Fetched(f)) => f,
+        Ok(FetchOutcome::NotModified { .. }) => {
+            return Err(AppError::Usage("the server answered 304 to a plain request".into()));
+        }
+        Err(e) => {
+            eprintln!("error: {url}: {}", error_chain(&e));
+            return Ok(1);
+        }
+    };
+    let doc = match source::feed::parse(&fetched.body, Some(&fetched.final_url)) {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("error: {url}: {}", error_chain(&e));
+            return Ok(1);
+        }
+    };
+    if as_json {
+        emit(&to_json(&doc).to_string())?;
+    } else {
+        show(&doc)?;
+    }
+    Ok(0)
+}
+
+/// A configured source's settings, or defaults for a bare URL.
+fn resolve(cli: &Cli, target: &str) -> Result<(Url, std::time::Duration, u64, String), AppError> {
+    let config = load_config(cli).ok();
+    if let Some(source) = config.as_ref().and_then(|c| c.source(target)) {
+        let agent = config
+            .as_ref()
+            .map(|c| c.settings.user_agent.clone())
+            .unwrap_or_default();
+        return Ok((source.url.clone(), source.timeout, source.max_body, agent));
+    }
+    let url = Url::parse(target).map_err(|e| {
+        AppError::Usage(format!("{target:?} is neither a configured source nor a URL ({e})"))
+    })?;
+    let agent = config
+        .map(|c| c.settings.user_agent)
+        .unwrap_or_else(|| format!("feedwatch/{}", crate::VERSION));
+    Ok((url, DEFAULT_TIMEOUT, DEFAULT_MAX_BODY, agent))
+}
+
+fn to_json(doc: &Document) -> serde_json::Value {
+    let items: Vec<_> = doc
+        .items
+        .iter()
+        .map(|i| {
+            json!({
+                "key": i.key,
+                "title": i.title,
+                "link": i.link,
+                "published": i.published.map(crate::event::format_time),
+                "summary": i.summary,
+                "content": i.content,
+            })
+        })
+        .collect();
+    json!({"kind": "feed", "title": doc.title, "items": items, "text": null})
+}
+
+fn show(doc: &Document) -> Result<(), AppError> {
+    emit(&format!("feed: {} ({} items)", doc.title, doc.items.len()))?;
+    for item in &doc.items {
+        emit("")?;
+        emit(&format!("  key:       {}", item.key))?;
+        emit(&format!("  title:     {}", item.title))?;
+        emit(&format!("  link:      {}", item.link))?;
+        if let Some(p) = item.published {
+            emit(&format!("  published: {}", crate::event::format_time(p)))?;
+        }
+        let words = item.content.split_whitespace().count();
+        emit(&format!("  content:   {words} words"))?;
+    }
+    Ok(())
+}

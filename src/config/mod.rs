@@ -1,0 +1,187 @@
+//! The configuration the rest of the program uses: read from TOML in two steps
+//! (a spanned document, then checked values), so every problem can name its
+//! file, line, column and key, and all of them are reported at once.
+
+mod load;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use url::Url;
+
+use crate::schedule::Schedule;
+
+pub use load::{ConfigError, Dirs, load, parse_str};
+
+/// Default poll interval when neither the source nor `[settings]` gives one.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
+
+/// A fully validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub sinks: Vec<SinkConfig>,
+    pub sources: Vec<SourceConfig>,
+    /// Things worth saying that do not make the file invalid (e.g. a very short interval).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Resolved: relative paths against `$STATE_DIRECTORY`, else the config file's folder.
+    pub database: PathBuf,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub max_body: u64,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub user_agent: String,
+    pub alert_on_first_poll: bool,
+    pub allow_private_links: bool,
+    pub fail_after: u32,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub name: String,
+    pub kind: SinkKind,
+    /// Glob patterns over event types (`item.*`); default `["*"]`.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// JSON lines; `None` means standard output.
+    Log { path: Option<PathBuf> },
+    Webhook {
+        url: Url,
+        secret: Option<SecretRef>,
+        timeout: Duration,
+        retry_for: Duration,
+    },
+}
+
+/// Where a webhook secret comes from; the secret itself is read only when needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    File(PathBuf),
+    Env(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Feed,
+    Page,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+            SourceKind::Page => "page",
+        }
+    }
+}
+
+/// Kinds of item change a source reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Track {
+    pub new: bool,
+    pub updated: bool,
+    pub removed: bool,
+}
+
+/// Item fields whose edits can count as changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Title,
+    Link,
+    Summary,
+    Content,
+    Author,
+    Published,
+    Article,
+}
+
+impl Field {
+    pub const ALL: [Field; 7] = [
+        Field::Title,
+        Field::Link,
+        Field::Summary,
+        Field::Content,
+        Field::Author,
+        Field::Published,
+        Field::Article,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Link => "link",
+            Field::Summary => "summary",
+            Field::Content => "content",
+            Field::Author => "author",
+            Field::Published => "published",
+            Field::Article => "article",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub url: Url,
+    /// `None`: sniffed from the first response.
+    pub kind: Option<SourceKind>,
+    pub schedule: Schedule,
+    pub timeout: Duration,
+    pub max_body: u64,
+    pub track: Track,
+    pub compare: Vec<Field>,
+    pub ignore: Vec<Regex>,
+    /// Resolved: the names of the sinks this source's events go to.
+    pub sinks: Vec<String>,
+    pub follow_links: bool,
+    pub article_select: Option<String>,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl SourceConfig {
+    /// The host used for per-host politeness limits (`file` for local files).
+    pub fn host_key(&self) -> String {
+        self.url
+            .host_str()
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| self.url.scheme().to_string())
+    }
+}
+
+impl Config {
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn sink(&self, name: &str) -> Option<&SinkConfig> {
+        self.sinks.iter().find(|s| s.name == name)
+    }
+
+    /// The folder relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}

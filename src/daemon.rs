@@ -1,0 +1,278 @@
+//! The daemon: owns the tasks. Schedules every source, runs each due poll in
+//! its own task within the politeness limits, reloads on SIGHUP and stops
+//! cleanly on SIGTERM/SIGINT.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, SourceConfig};
+use crate::deliver::{self, Router};
+use crate::fetch::{FetchError, Fetcher};
+use crate::polite::Limits;
+use crate::poll::{self, Poller, error_chain};
+use crate::schedule::{self, Clock, Scheduler, SystemClock};
+use crate::store::{Store, StoreError};
+
+/// How long in-flight polls may run on after a stop is asked for.
+const GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot set up the HTTP client")]
+    Http(#[source] FetchError),
+    #[error("cannot listen for signals")]
+    Signals(#[source] std::io::Error),
+}
+
+impl DaemonError {
+    pub fn is_store(&self) -> bool {
+        matches!(self, DaemonError::Store(_))
+    }
+}
+
+/// What a poll task needs; replaced as a whole on reload.
+struct Current {
+    config: Arc<Config>,
+    router: Arc<Router>,
+    limits: Arc<Limits>,
+    sources: HashMap<String, Arc<SourceConfig>>,
+}
+
+impl Current {
+    fn new(config: Config) -> Current {
+        let limits = Limits::new(config.settings.concurrency, config.settings.per_host);
+        Current {
+            router: Arc::new(Router::new(&config)),
+            limits: Arc::new(limits),
+            sources: config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), Arc::new(s.clone())))
+                .collect(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+struct Daemon {
+    config_path: PathBuf,
+    database_override: Option<PathBuf>,
+    current: Current,
+    poller: Arc<Poller>,
+    scheduler: Arc<Mutex<Scheduler>>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    tracker: TaskTracker,
+    abort: CancellationToken,
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(
+    config_path: PathBuf,
+    database_override: Option<PathBuf>,
+    config: Config,
+) -> Result<(), DaemonError> {
+    let store = Store::open(&config.settings.database)?;
+    let poller = Arc::new(Poller {
+        fetcher: Fetcher::new(&config.settings.user_agent).map_err(DaemonError::Http)?,
+        store: Arc::new(Mutex::new(store)),
+    });
+    let mut daemon = Daemon {
+        config_path,
+        database_override,
+        current: Current::new(config),
+        poller,
+        scheduler: Arc::new(Mutex::new(Scheduler::new())),
+        clock: Arc::new(SystemClock),
+        wake: Arc::new(Notify::new()),
+        tracker: TaskTracker::new(),
+        abort: CancellationToken::new(),
+    };
+    daemon.deliver_leftovers();
+    daemon.schedule_all();
+    daemon.serve().await
+}
+
+impl Daemon {
+    fn scheduler(&self) -> std::sync::MutexGuard<'_, Scheduler> {
+        self.scheduler.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Events stored but not delivered before a stop or crash go out first.
+    fn deliver_leftovers(&self) {
+        let mut store = poll::lock(&self.poller.store);
+        match deliver::flush_log_sinks(&mut store, &self.current.config) {
+            Ok(0) => {}
+            Ok(n) => info!(events = n, "delivered events left from the last run"),
+            Err(e) => warn!("cannot deliver queued events: {}", error_chain(&e)),
+        }
+    }
+
+    /// Adds every source, keeping a stored next poll time when it is still
+    /// ahead, else spreading first polls with jitter.
+    fn schedule_all(&mut self) {
+        let now = self.clock.now();
+        let names: Vec<String> = self.current.sources.keys().cloned().collect();
+        for name in names {
+            self.add_source(&name, now);
+        }
+        info!(sources = self.current.sources.len(), "sources scheduled");
+    }
+
+    fn add_source(&self, name: &str, now: chrono::DateTime<Utc>) {
+        let Some(source) = self.current.sources.get(name) else {
+            return;
+        };
+        let stored = poll::lock(&self.poller.store).next_due_of(name).ok().flatten();
+        let horizon = now + source.schedule.nominal_interval();
+        let first = match stored {
+            Some(due) if due > now && due <= horizon => due,
+            _ => now + schedule::startup_jitter(&source.schedule),
+        };
+        self.scheduler()
+            .upsert(name, source.schedule.clone(), first);
+    }
+
+    async fn serve(&mut self) -> Result<(), DaemonError> {
+        let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+        let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+        let (tx, mut due) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let driver = tokio::spawn(schedule::drive(
+            Arc::clone(&self.scheduler),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.wake),
+            stop.clone(),
+            tx,
+        ));
+        info!("feedwatch {} running", crate::VERSION);
+        loop {
+            tokio::select! {
+                Some(name) = due.recv() => self.dispatch(name),
+                _ = hup.recv() => self.reload(),
+                _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+                _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            }
+        }
+        stop.cancel();
+        let _ = driver.await;
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Starts one poll task; the source is finished in the scheduler however
+    /// the poll ends, so it is never stuck as running.
+    fn dispatch(&self, name: String) {
+        let Some(source) = self.current.sources.get(&name).cloned() else {
+            self.scheduler().remove(&name);
+            return;
+        };
+        let config = Arc::clone(&self.current.config);
+        let router = Arc::clone(&self.current.router);
+        let limits = Arc::clone(&self.current.limits);
+        let poller = Arc::clone(&self.poller);
+        let scheduler = Arc::clone(&self.scheduler);
+        let clock = Arc::clone(&self.clock);
+        let wake = Arc::clone(&self.wake);
+        let abort = self.abort.clone();
+        self.tracker.spawn(async move {
+            let work = async {
+                let _slot = limits.acquire(&source.host_key()).await;
+                let next = source.schedule.next_after(clock.now());
+                poll::poll(&poller, &config, &router, &source, Some(next)).await
+            };
+            tokio::select! {
+                _ = work => {}
+                _ = abort.cancelled() => warn!(source = %source.name, "poll abandoned at shutdown"),
+            }
+            let mut s = scheduler.lock().unwrap_or_else(|p| p.into_inner());
+            s.finish(&source.name, clock.now(), None);
+            drop(s);
+            wake.notify_one();
+        });
+    }
+
+    /// Reads the configuration again; a bad file keeps the running one.
+    fn reload(&mut self) {
+        let mut config = match config::load(&self.config_path) {
+            Ok(config) => config,
+            Err(e) => {
+                error!(
+                    "reload failed, keeping the running configuration: {}",
+                    error_chain(&e)
+                );
+                return;
+            }
+        };
+        if let Some(db) = &self.database_override {
+            config.settings.database = db.clone();
+        }
+        if config.settings.database != self.current.config.settings.database {
+            warn!("a new database path takes effect only after a restart");
+            config.settings.database = self.current.config.settings.database.clone();
+        }
+        for warning in &config.warnings {
+            warn!("{warning}");
+        }
+        let old = std::mem::replace(&mut self.current, Current::new(config));
+        let (added, removed, changed) = self.reschedule(&old);
+        info!(
+            sources = self.current.sources.len(),
+            added, removed, changed, "configuration reloaded"
+        );
+        self.deliver_leftovers();
+        self.wake.notify_one();
+    }
+
+    /// Applies a new source list to the scheduler; returns counts of
+    /// added, removed and changed sources.
+    fn reschedule(&self, old: &Current) -> (usize, usize, usize) {
+        let now = self.clock.now();
+        let (mut added, mut removed, mut changed) = (0, 0, 0);
+        for name in old.sources.keys() {
+            if !self.current.sources.contains_key(name) {
+                self.scheduler().remove(name);
+                removed += 1;
+            }
+        }
+        for (name, source) in &self.current.sources {
+            match old.sources.get(name) {
+                None => {
+                    self.add_source(name, now);
+                    added += 1;
+                }
+                Some(before) if before.schedule.to_string() != source.schedule.to_string() => {
+                    let first = now + schedule::startup_jitter(&source.schedule);
+                    self.scheduler().upsert(name, source.schedule.clone(), first);
+                    changed += 1;
+                }
+                Some(before) if format!("{before:?}") != format!("{source:?}") => changed += 1,
+                Some(_) => {}
+            }
+        }
+        (added, removed, changed)
+    }
+
+    /// Lets in-flight polls finish within the grace period, then abandons them.
+    async fn shutdown(&self) {
+        self.tracker.close();
+        if tokio::time::timeout(GRACE, self.tracker.wait()).await.is_err() {
+            warn!("polls still running after {GRACE:?}; abandoning them");
+            self.abort.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;
+        }
+        info!("stopped");
+    }
+}

@@ -1,0 +1,442 @@
+//! Old items versus new items: which stories are new, edited or taken down,
+//! and when many edits are really one (a defaced feed).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use regex::Regex;
+
+use crate::config::{Field, Track};
+use crate::diff::{self, Edit};
+use crate::event::{Bulk, Change, Draft, EventKind, ItemRef, format_time};
+use crate::source::Item;
+use crate::text;
+
+/// A stored version of an item: normalised text, `ignore` patterns removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub title: String,
+    pub link: String,
+    pub published: Option<String>,
+    pub updated: Option<String>,
+    pub author: String,
+    pub summary: String,
+    pub content: String,
+    pub article: String,
+}
+
+impl Snapshot {
+    pub fn from_item(item: &Item, ignore: &[Regex]) -> Snapshot {
+        Snapshot {
+            title: text::apply_ignore(&item.title, ignore),
+            link: item.link.clone(),
+            published: item.published.map(format_time),
+            updated: item.updated.map(format_time),
+            author: item.author.clone(),
+            summary: text::apply_ignore(&item.summary, ignore),
+            content: text::apply_ignore(&item.content, ignore),
+            article: String::new(),
+        }
+    }
+
+    pub fn field(&self, field: Field) -> &str {
+        match field {
+            Field::Title => &self.title,
+            Field::Link => &self.link,
+            Field::Summary => &self.summary,
+            Field::Content => &self.content,
+            Field::Author => &self.author,
+            Field::Published => self.published.as_deref().unwrap_or(""),
+            Field::Article => &self.article,
+        }
+    }
+
+    pub fn item_ref(&self, key: &str, version: u32) -> ItemRef {
+        ItemRef {
+            key: key.to_string(),
+            title: self.title.clone(),
+            link: self.link.clone(),
+            published: self.published.clone(),
+            version,
+        }
+    }
+}
+
+/// What the store holds of an item: its current version and where it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub version: u32,
+    pub snapshot: Snapshot,
+    pub present: bool,
+    /// Position in the document when last seen (0 = first).
+    pub position: Option<u32>,
+}
+
+/// The user's rules for one source.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub compare: &'a [Field],
+    pub track: Track,
+    pub ignore: &'a [Regex],
+    /// The first poll of a source records quietly.
+    pub quiet: bool,
+}
+
+/// An item as it must be written after this poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemWrite {
+    pub key: String,
+    pub position: u32,
+    pub published: Option<String>,
+    /// A new version number and its text, when anything stored differs.
+    pub new_version: Option<(u32, Snapshot)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detection {
+    pub writes: Vec<ItemWrite>,
+    /// Items that were present and are no longer in the document.
+    pub gone: Vec<String>,
+    pub drafts: Vec<Draft>,
+}
+
+/// Compares the held items with a freshly read document.
+pub fn detect(held: &HashMap<String, Held>, items: &[Item], rules: &Rules) -> Detection {
+    let mut out = Detection::default();
+    let mut updates: Vec<PendingUpdate> = Vec::new();
+    for (position, item) in items.iter().enumerate() {
+        let snapshot = Snapshot::from_item(item, rules.ignore);
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
+        let write = |new_version| ItemWrite {
+            key: item.key.clone(),
+            position,
+            published: snapshot.published.clone(),
+            new_version,
+        };
+        match held.get(&item.key) {
+            None => {
+                if !rules.quiet && rules.track.new {
+                    out.drafts
+                        .push(Draft::new(EventKind::ItemNew).about(snapshot.item_ref(&item.key, 1)));
+                }
+                out.writes.push(write(Some((1, snapshot.clone()))));
+            }
+            Some(h) if h.snapshot == snapshot => out.writes.push(write(None)),
+            Some(h) => {
+                let version = h.version + 1;
+                let changed = changed_fields(&h.snapshot, &snapshot, rules.compare);
+                if !rules.quiet && rules.track.updated && !changed.is_empty() {
+                    updates.push(PendingUpdate {
+                        key: item.key.clone(),
+                        before: h.snapshot.clone(),
+                        after: snapshot.clone(),
+                        version,
+                        fields: changed,
+                    });
+                }
+                out.writes.push(write(Some((version, snapshot.clone()))));
+            }
+        }
+    }
+    out.gone = vanished(held, items);
+    if !rules.quiet && rules.track.removed {
+        out.drafts.extend(removals(held, items, &out.gone));
+    }
+    out.drafts.extend(fold_bulk(updates, items.len()));
+    out
+}
+
+fn changed_fields(before: &Snapshot, after: &Snapshot, compare: &[Field]) -> Vec<Field> {
+    compare
+        .iter()
+        .copied()
+        .filter(|f| before.field(*f) != after.field(*f))
+        .collect()
+}
+
+fn vanished(held: &HashMap<String, Held>, items: &[Item]) -> Vec<String> {
+    let present: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
+    let mut gone: Vec<(&u32, &String)> = held
+        .iter()
+        .filter(|(k, h)| h.present && !present.contains(k.as_str()))
+        .map(|(k, h)| (h.position.as_ref().unwrap_or(&u32::MAX), k))
+        .collect();
+    gone.sort();
+    gone.into_iter().map(|(_, k)| k.clone()).collect()
+}
+
+/// A vanished item was taken down (not rolled off the end) when an item
+/// older than it is still in the document: older by date when both have
+/// one, else lower in the previous document.
+fn removals(held: &HashMap<String, Held>, items: &[Item], gone: &[String]) -> Vec<Draft> {
+    let mut drafts = Vec::new();
+    for key in gone {
+        let Some(missing) = held.get(key) else { continue };
+        let taken_down = items.iter().any(|item| {
+            let by_date = match (&missing.snapshot.published, item.published) {
+                (Some(m), Some(p)) => Some(format_time(p) < *m),
+                _ => None,
+            };
+            let by_position = match (missing.position, held.get(&item.key)) {
+                (Some(m), Some(h)) if h.present => h.position.map(|p| p > m),
+                _ => None,
+            };
+            by_date.or(by_position).unwrap_or(false)
+        });
+        if taken_down {
+            drafts.push(
+                Draft::new(EventKind::ItemRemoved)
+                    .about(missing.snapshot.item_ref(key, missing.version)),
+            );
+        }
+    }
+    drafts
+}
+
+struct PendingUpdate {
+    key: String,
+    before: Snapshot,
+    after: Snapshot,
+    version: u32,
+    fields: Vec<Field>,
+}
+
+fn change(field: Field, before: &Snapshot, after: &Snapshot) -> Change {
+    let (b, a) = (before.field(field), after.field(field));
+    Change {
+        field: field.as_str().to_string(),
+        before: b.to_string(),
+        after: a.to_string(),
+        diff: diff::unified(b, a),
+    }
+}
+
+/// Folds one edit repeated on at least 3 items and half of the document into
+/// a single `source.bulk_change`; what remains becomes `item.updated`.
+fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draft> {
+    let mut groups: BTreeMap<(Field, String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, u) in updates.iter().enumerate() {
+        for &field in &u.fields {
+            if let Some(Edit { kind, removed, added }) =
+                diff::edit(u.before.field(field), u.after.field(field))
+            {
+                let sig = (field, kind.as_str().to_string(), removed, added);
+                groups.entry(sig).or_default().push(i);
+            }
+        }
+    }
+    let mut drafts = Vec::new();
+    for ((field, edit, removed, added), members) in groups {
+        if members.len() < 3 || members.len() * 2 < document_items {
+            continue;
+        }
+        drafts.push(bulk_draft(field, &edit, &removed, &added, &members, &updates));
+        for &i in &members {
+            updates[i].fields.retain(|f| *f != field);
+        }
+    }
+    for u in updates.into_iter().filter(|u| !u.fields.is_empty()) {
+        let mut draft =
+            Draft::new(EventKind::ItemUpdated).about(u.after.item_ref(&u.key, u.version));
+        draft.changes = u.fields.iter().map(|f| change(*f, &u.before, &u.after)).collect();
+        drafts.push(draft);
+    }
+    drafts
+}
+
+fn bulk_draft(
+    field: Field,
+    edit: &str,
+    removed: &str,
+    added: &str,
+    members: &[usize],
+    updates: &[PendingUpdate],
+) -> Draft {
+    let what = match (removed.is_empty(), added.is_empty()) {
+        (true, _) => format!("{:?} added to", added),
+        (false, true) => format!("{:?} removed from", removed),
+        (false, false) => format!("{:?} replaced by {:?} in", removed, added),
+    };
+    let place = edit.split('_').next().unwrap_or("text");
+    let summary = format!(
+        "{} {what} the {} of {} items",
+        if place == "text" { "text" } else { place },
+        field.as_str(),
+        members.len()
+    );
+    let mut draft = Draft::new(EventKind::BulkChange);
+    draft.bulk = Some(Bulk {
+        field: field.as_str().to_string(),
+        edit: edit.to_string(),
+        added: added.to_string(),
+        removed: removed.to_string(),
+        summary,
+    });
+    draft.items = members
+        .iter()
+        .map(|&i| updates[i].after.item_ref(&updates[i].key, updates[i].version))
+        .collect();
+    if let Some(&first) = members.first() {
+        draft.changes = vec![change(field, &updates[first].before, &updates[first].after)];
+    }
+    draft
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str, title: &str, content: &str) -> Item {
+        Item {
+            key: key.into(),
+            title: title.into(),
+            link: format!("https://e.org/{key}"),
+            published: None,
+            updated: None,
+            author: String::new(),
+            summary: String::new(),
+            content: content.into(),
+        }
+    }
+
+    fn hold(items: &[Item]) -> HashMap<String, Held> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                let held = Held {
+                    version: 1,
+                    snapshot: Snapshot::from_item(it, &[]),
+                    present: true,
+                    position: Some(i as u32),
+                };
+                (it.key.clone(), held)
+            })
+            .collect()
+    }
+
+    const COMPARE: &[Field] = &[Field::Title, Field::Link, Field::Summary, Field::Content];
+
+    fn rules(quiet: bool) -> Rules<'static> {
+        Rules {
+            compare: COMPARE,
+            track: Track {
+                new: true,
+                updated: true,
+                removed: true,
+            },
+            ignore: &[],
+            quiet,
+        }
+    }
+
+    fn kinds(d: &Detection) -> Vec<EventKind> {
+        d.drafts.iter().map(|d| d.kind).collect()
+    }
+
+    fn feed(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| item(&format!("k{i}"), &format!("Story {i}"), "body"))
+            .collect()
+    }
+
+    #[test]
+    fn first_poll_is_quiet_but_stores_versions() {
+        let d = detect(&HashMap::new(), &feed(3), &rules(true));
+        assert!(d.drafts.is_empty());
+        assert!(d.writes.iter().all(|w| w.new_version.as_ref().is_some_and(|v| v.0 == 1)));
+    }
+
+    #[test]
+    fn unchanged_feed_writes_no_version() {
+        let items = feed(4);
+        let d = detect(&hold(&items), &items, &rules(false));
+        assert!(d.drafts.is_empty());
+        assert!(d.writes.iter().all(|w| w.new_version.is_none()));
+    }
+
+    #[test]
+    fn one_edit_is_one_update_with_a_diff() {
+        let items = feed(4);
+        let mut next = items.clone();
+        next[1].content = "body\nA new sentence.".into();
+        let d = detect(&hold(&items), &next, &rules(false));
+        assert_eq!(kinds(&d), [EventKind::ItemUpdated]);
+        let change = &d.drafts[0].changes[0];
+        assert_eq!(change.field, "content");
+        assert!(change.diff.contains("+A new sentence."));
+        assert_eq!(d.drafts[0].item.as_ref().map(|i| i.version), Some(2));
+    }
+
+    #[test]
+    fn same_prefix_on_every_title_is_one_bulk_change() {
+        let items = feed(10);
+        let next: Vec<Item> = items
+            .iter()
+            .map(|i| Item {
+                title: format!("SPAM {}", i.title),
+                ..i.clone()
+            })
+            .collect();
+        let d = detect(&hold(&items), &next, &rules(false));
+        assert_eq!(kinds(&d), [EventKind::BulkChange]);
+        let bulk = d.drafts[0].bulk.clone().unwrap_or_else(|| panic!("bulk"));
+        assert_eq!(bulk.added, "SPAM ");
+        assert_eq!(bulk.edit, "prefix_added");
+        assert_eq!(d.drafts[0].items.len(), 10);
+    }
+
+    #[test]
+    fn two_similar_edits_are_not_bulk() {
+        let items = feed(10);
+        let mut next = items.clone();
+        next[0].title = format!("X {}", next[0].title);
+        next[1].title = format!("X {}", next[1].title);
+        let d = detect(&hold(&items), &next, &rules(false));
+        assert_eq!(kinds(&d), [EventKind::ItemUpdated, EventKind::ItemUpdated]);
+    }
+
+    #[test]
+    fn removed_from_middle_but_not_rolled_off_end() {
+        let items = feed(5);
+        let mut middle = items.clone();
+        middle.remove(2);
+        let d = detect(&hold(&items), &middle, &rules(false));
+        assert_eq!(kinds(&d), [EventKind::ItemRemoved]);
+        assert_eq!(d.gone, ["k2"]);
+
+        let mut rolled = items.clone();
+        rolled.pop();
+        let d = detect(&hold(&items), &rolled, &rules(false));
+        assert!(d.drafts.is_empty());
+        assert_eq!(d.gone, ["k4"]);
+    }
+
+    #[test]
+    fn ignored_text_and_markup_are_not_edits() {
+        let re = [Regex::new(r"\d+ comments").unwrap_or_else(|e| panic!("{e}"))];
+        let mut r = rules(false);
+        r.ignore = &re;
+        let items = vec![item("a", "T", "body 3 comments")];
+        let held: HashMap<String, Held> = items
+            .iter()
+            .map(|it| {
+                let snapshot = Snapshot::from_item(it, &re);
+                (it.key.clone(), Held { version: 1, snapshot, present: true, position: Some(0) })
+            })
+            .collect();
+        let next = vec![item("a", "T", "body 7 comments")];
+        let d = detect(&held, &next, &r);
+        assert!(d.drafts.is_empty());
+        assert!(d.writes[0].new_version.is_none());
+    }
+
+    #[test]
+    fn new_item_is_reported() {
+        let items = feed(3);
+        let mut next = vec![item("fresh", "Fresh", "x")];
+        next.extend(items.clone());
+        let d = detect(&hold(&items), &next, &rules(false));
+        assert_eq!(kinds(&d), [EventKind::ItemNew]);
+        assert_eq!(d.drafts[0].item.as_ref().map(|i| i.key.as_str()), Some("fresh"));
+    }
+}

@@ -1,0 +1,470 @@
+//! One fetch of a source: conditional GET, bounded redirects, a deadline for
+//! the whole exchange and a body cap counted after decompression.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Response, StatusCode, redirect};
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+/// Redirect hops followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// A dead address should fail fast even when the whole-request deadline is long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The cache validators of a response, kept as the raw header bytes because
+/// servers compare them byte for byte and some send non-ASCII.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<Vec<u8>>,
+    pub last_modified: Option<Vec<u8>>,
+}
+
+impl Validators {
+    fn from_headers(headers: &HeaderMap) -> Validators {
+        let raw = |name: HeaderName| headers.get(name).map(|value| value.as_bytes().to_vec());
+        Validators {
+            etag: raw(header::ETAG),
+            last_modified: raw(header::LAST_MODIFIED),
+        }
+    }
+
+    /// A 304 may refresh either validator; one it leaves out stays as stored.
+    fn refreshed_by(&self, fresh: Validators) -> Validators {
+        Validators {
+            etag: fresh.etag.or_else(|| self.etag.clone()),
+            last_modified: fresh.last_modified.or_else(|| self.last_modified.clone()),
+        }
+    }
+}
+
+/// What to fetch and within which limits.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchRequest<'a> {
+    pub url: &'a Url,
+    /// Validators from the previous successful fetch, echoed to the server.
+    pub validators: &'a Validators,
+    /// Deadline for the whole exchange: connect, redirects, headers and body.
+    pub timeout: Duration,
+    /// Largest body accepted, in bytes after decompression.
+    pub max_body: u64,
+    /// Value of the `Accept` header; left out when empty or invalid.
+    pub accept: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// The server (or the file's metadata) says nothing changed.
+    NotModified {
+        validators: Validators,
+    },
+    Fetched(Fetched),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    /// Where the body came from after redirects.
+    pub final_url: Url,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub validators: Validators,
+}
+
+/// Why a fetch failed. URLs are shown without query or credentials, which
+/// may hold tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("could not set up the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("the user agent {0:?} is not a valid HTTP header value")]
+    InvalidUserAgent(String),
+    #[error("cannot fetch {url}: only http, https and file URLs are supported")]
+    UnsupportedScheme { url: String },
+    #[error("could not connect to {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("request to {url} timed out after {}", humantime::format_duration(*after))]
+    Timeout { url: String, after: Duration },
+    #[error("redirect loop at {url}")]
+    RedirectLoop { url: String },
+    #[error("gave up on {url} after {max} redirects")]
+    TooManyRedirects { url: String, max: usize },
+    #[error("server answered {} for {url}", status_line(*status, reason))]
+    Status {
+        url: String,
+        status: u16,
+        reason: String,
+        retry_after: Option<String>,
+    },
+    #[error("response body from {url} is larger than the {} limit", ByteSize(*limit))]
+    TooLarge { url: String, limit: u64 },
+    #[error("could not read the response body from {url}")]
+    Body {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("request to {url} failed")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} does not name a local file")]
+    NotAFilePath { url: String },
+    #[error("could not read {}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    /// The raw `Retry-After` value of an error status, for the scheduler to honour.
+    pub fn retry_after(&self) -> Option<&str> {
+        match self {
+            FetchError::Status { retry_after, .. } => retry_after.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status when the server answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A shared HTTP client; cheap to clone, meant to live as long as the daemon.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub fn new(user_agent: &str) -> Result<Fetcher, FetchError> {
+        let agent = HeaderValue::from_str(user_agent)
+            .map_err(|_| FetchError::InvalidUserAgent(user_agent.to_owned()))?;
+        // Built without a cookie store, so cookies are never kept.
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(agent)
+            .redirect(redirect_policy())
+            .referer(false)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()
+            .map_err(FetchError::Client)?;
+        Ok(Fetcher { client })
+    }
+
+    pub async fn fetch(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+        let work = async {
+            match req.url.scheme() {
+                "http" | "https" => self.fetch_http(req).await,
+                "file" => fetch_file(req).await,
+                _ => Err(FetchError::UnsupportedScheme {
+                    url: redacted(req.url),
+                }),
+            }
+        };
+        // reqwest's own deadline does not cover everything (a stalled body
+        // decoder, a slow disk), so the whole fetch also runs under this one.
+        tokio::time::timeout(req.timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(FetchError::Timeout {
+                    url: redacted(req.url),
+                    after: req.timeout,
+                })
+            })
+    }
+
+    async fn fetch_http(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+        let response = self
+            .client
+            .get(req.url.clone())
+            .timeout(req.timeout)
+            .headers(request_headers(req))
+            .send()
+            .await
+            .map_err(|err| classify(err, req.url, req))?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            let fresh = Validators::from_headers(response.headers());
+            return Ok(FetchOutcome::NotModified {
+                validators: req.validators.refreshed_by(fresh),
+            });
+        }
+        if !status.is_success() {
+            return Err(status_error(&response));
+        }
+        let validators = Validators::from_headers(response.headers());
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let final_url = response.url().clone();
+        let body = read_capped(response, req).await?;
+        Ok(FetchOutcome::Fetched(Fetched {
+            status: status.as_u16(),
+            final_url,
+            content_type,
+            body,
+            validators,
+        }))
+    }
+}
+
+fn request_headers(req: &FetchRequest<'_>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let pairs = [
+        (header::ACCEPT, Some(req.accept.as_bytes())),
+        (header::IF_NONE_MATCH, req.validators.etag.as_deref()),
+        (
+            header::IF_MODIFIED_SINCE,
+            req.validators.last_modified.as_deref(),
+        ),
+    ];
+    for (name, raw) in pairs {
+        let value = raw
+            .filter(|raw| !raw.is_empty())
+            .and_then(|raw| HeaderValue::from_bytes(raw).ok());
+        if let Some(value) = value {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+/// Reads the (already decompressed) body chunk by chunk, stopping as soon as
+/// it would pass the limit, so a compression bomb costs at most the limit.
+async fn read_capped(
+    mut response: Response,
+    req: &FetchRequest<'_>,
+) -> Result<Vec<u8>, FetchError> {
+    let url = response.url().clone();
+    let too_large = || FetchError::TooLarge {
+        url: redacted(&url),
+        limit: req.max_body,
+    };
+    // reqwest drops Content-Length when it decompresses, so a length here is
+    // the true body size.
+    let declared = response.content_length();
+    if declared.is_some_and(|len| len > req.max_body) {
+        return Err(too_large());
+    }
+    let capacity = usize::try_from(declared.unwrap_or(0)).unwrap_or(0);
+    let mut body = Vec::with_capacity(capacity);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| classify(err, &url, req))?
+    {
+        if body.len() as u64 + chunk.len() as u64 > req.max_body {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn status_error(response: &Response) -> FetchError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    FetchError::Status {
+        url: redacted(response.url()),
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or_default().to_owned(),
+        retry_after,
+    }
+}
+
+fn classify(err: reqwest::Error, url: &Url, req: &FetchRequest<'_>) -> FetchError {
+    let shown = redacted(err.url().unwrap_or(url));
+    if let Some(stop) = find_source::<RedirectStop>(&err) {
+        return match stop {
+            RedirectStop::Loop(at) => FetchError::RedirectLoop { url: redacted(at) },
+            RedirectStop::TooMany => FetchError::TooManyRedirects {
+                url: redacted(req.url),
+                max: MAX_REDIRECTS,
+            },
+        };
+    }
+    if err.is_timeout() {
+        FetchError::Timeout {
+            url: redacted(req.url),
+            after: req.timeout,
+        }
+    } else if err.is_connect() {
+        FetchError::Connect {
+            url: shown,
+            source: err,
+        }
+    } else if err.is_body() || err.is_decode() {
+        FetchError::Body {
+            url: shown,
+            source: err,
+        }
+    } else {
+        FetchError::Request {
+            url: shown,
+            source: err,
+        }
+    }
+}
+
+fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(cause) = current {
+        if let Some(found) = cause.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = cause.source();
+    }
+    None
+}
+
+/// Why the redirect policy refused to go on; recovered from reqwest's error
+/// chain to give each case its own message.
+#[derive(Debug)]
+enum RedirectStop {
+    Loop(Url),
+    TooMany,
+}
+
+impl fmt::Display for RedirectStop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedirectStop::Loop(url) => write!(f, "redirect loop at {}", redacted(url)),
+            RedirectStop::TooMany => write!(f, "more than {MAX_REDIRECTS} redirects"),
+        }
+    }
+}
+
+impl StdError for RedirectStop {}
+
+fn redirect_policy() -> redirect::Policy {
+    redirect::Policy::custom(|attempt| {
+        // `previous` holds the original URL plus every hop already taken.
+        if attempt.previous().contains(attempt.url()) {
+            let at = attempt.url().clone();
+            attempt.error(RedirectStop::Loop(at))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(RedirectStop::TooMany)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+async fn fetch_file(req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+    let path = req
+        .url
+        .to_file_path()
+        .map_err(|()| FetchError::NotAFilePath {
+            url: redacted(req.url),
+        })?;
+    let io_error = |source: std::io::Error| FetchError::File {
+        path: path.clone(),
+        source,
+    };
+    let meta = tokio::fs::metadata(&path).await.map_err(io_error)?;
+    let etag = file_etag(&meta);
+    if req.validators.etag.as_deref() == Some(etag.as_slice()) {
+        return Ok(FetchOutcome::NotModified {
+            validators: req.validators.clone(),
+        });
+    }
+    let too_large = || FetchError::TooLarge {
+        url: redacted(req.url),
+        limit: req.max_body,
+    };
+    if meta.len() > req.max_body {
+        return Err(too_large());
+    }
+    let file = tokio::fs::File::open(&path).await.map_err(io_error)?;
+    let mut body = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow between the metadata and the read.
+    file.take(req.max_body.saturating_add(1))
+        .read_to_end(&mut body)
+        .await
+        .map_err(io_error)?;
+    if body.len() as u64 > req.max_body {
+        return Err(too_large());
+    }
+    Ok(FetchOutcome::Fetched(Fetched {
+        status: 200,
+        final_url: req.url.clone(),
+        content_type: None,
+        body,
+        validators: Validators {
+            etag: Some(etag),
+            last_modified: None,
+        },
+    }))
+}
+
+/// Modification time and size stand in for an ETag, so an unchanged file is
+/// not even read.
+fn file_etag(meta: &std::fs::Metadata) -> Vec<u8> {
+    let nanos = meta
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_nanos());
+    format!("\"{nanos}-{}\"", meta.len()).into_bytes()
+}
+
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    // Both fail only for URLs that cannot carry credentials at all.
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
+fn status_line(status: u16, reason: &str) -> String {
+    if reason.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {reason}")
+    }
+}
+
+struct ByteSize(u64);
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * 1024;
+        match self.0 {
+            n if n >= MIB && n % MIB == 0 => write!(f, "{} MiB", n / MIB),
+            n if n >= KIB && n % KIB == 0 => write!(f, "{} KiB", n / KIB),
+            n => write!(f, "{n} bytes"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,232 @@
+//! Feeds: RSS, Atom and JSON Feed through feed-rs, with identities of our own.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::{Document, Item, ParseError};
+use crate::text;
+
+/// Parses raw feed bytes. A parser panic is this document's error, never the caller's.
+pub fn parse(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(base.map(Url::as_str))
+        // An empty id marks "the feed gave none", so identity never rests on a generated one.
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let parsed = catch_unwind(AssertUnwindSafe(|| parser.parse(bytes)))
+        .map_err(|panic| ParseError::Panicked(panic_message(panic.as_ref())))?;
+    let feed = parsed.map_err(ParseError::Feed)?;
+    let items = feed.entries.into_iter().map(entry_fields).collect();
+    Ok(Document {
+        title: feed
+            .title
+            .map(|t| text::single_line(&t.content))
+            .unwrap_or_default(),
+        items: assign_keys(items),
+        ttl_minutes: feed.ttl,
+    })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// An entry's fields, with the guid kept apart until keys are assigned.
+struct Fields {
+    guid: String,
+    item: Item,
+}
+
+fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
+    let link = own_link(&entry.links).unwrap_or_default();
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map(text::html_to_text)
+        .unwrap_or_default();
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|s| text::html_to_text(&s.content))
+        .unwrap_or_default();
+    let author = entry
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref().map(str::trim))
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Fields {
+        guid: entry.id.trim().to_string(),
+        item: Item {
+            key: String::new(),
+            title: entry
+                .title
+                .map(|t| text::single_line(&t.content))
+                .unwrap_or_default(),
+            link,
+            published: entry.published,
+            updated: entry.updated,
+            author,
+            summary,
+            content,
+        },
+    }
+}
+
+/// The item's own link: an alternate, never replies, enclosures or self.
+fn own_link(links: &[feed_rs::model::Link]) -> Option<String> {
+    let usable = |l: &&feed_rs::model::Link| !l.href.trim().is_empty();
+    links
+        .iter()
+        .filter(usable)
+        .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .or_else(|| {
+            links.iter().filter(usable).find(|l| {
+                !matches!(
+                    l.rel.as_deref(),
+                    Some("replies" | "enclosure" | "self" | "edit" | "related" | "via")
+                )
+            })
+        })
+        .map(|l| l.href.trim().to_string())
+}
+
+/// Identity per the contract: guid, else own link, else a hash of title and
+/// content; a guid repeated within one feed is told apart by link. Never
+/// depends on item order.
+fn assign_keys(fields: Vec<Fields>) -> Vec<Item> {
+    let base_keys: Vec<String> = fields.iter().map(base_key).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for k in &base_keys {
+        *counts.entry(k.as_str()).or_default() += 1;
+    }
+    let mut keyed: Vec<Item> = Vec::with_capacity(fields.len());
+    for (f, base) in fields.iter().zip(&base_keys) {
+        let mut item = f.item.clone();
+        item.key = if counts.get(base.as_str()).copied().unwrap_or(0) > 1 {
+            disambiguate(base, &f.item)
+        } else {
+            base.clone()
+        };
+        keyed.push(item);
+    }
+    drop_exact_duplicates(keyed)
+}
+
+fn base_key(f: &Fields) -> String {
+    if !f.guid.is_empty() {
+        return f.guid.clone();
+    }
+    if !f.item.link.is_empty() {
+        return normalize_link(&f.item.link);
+    }
+    content_hash(&f.item)
+}
+
+fn disambiguate(base: &str, item: &Item) -> String {
+    let link = normalize_link(&item.link);
+    if link.is_empty() || link == base {
+        format!("{base} {}", content_hash(item))
+    } else {
+        format!("{base} {link}")
+    }
+}
+
+/// Identical keys that survive disambiguation are the same story listed twice.
+fn drop_exact_duplicates(items: Vec<Item>) -> Vec<Item> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .into_iter()
+        .filter(|i| seen.insert(i.key.clone()))
+        .collect()
+}
+
+pub fn normalize_link(link: &str) -> String {
+    let trimmed = link.trim();
+    match Url::parse(trimmed) {
+        Ok(mut url) => {
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => trimmed.to_string(),
+    }
+}
+
+fn content_hash(item: &Item) -> String {
+    let mut h = Sha256::new();
+    h.update(item.title.as_bytes());
+    h.update([0]);
+    h.update(item.content.as_bytes());
+    h.update([0]);
+    h.update(item.summary.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = include_str!("../../tests/fixtures/communitycare-frontline-clean.xml");
+
+    #[test]
+    fn seed_feed_reads_ten_items_keyed_by_guid() {
+        let doc = parse(SEED.as_bytes(), None).unwrap_or_default();
+        assert_eq!(doc.items.len(), 10);
+        assert_eq!(doc.items[0].key, "https://www.communitycare.co.uk/?p=214135");
+        assert!(doc.items[0].title.starts_with("How managers are inspiring"));
+        assert!(doc.items[0].content.contains("Patricia has been working"));
+        assert!(doc.items[0].link.starts_with("https://www.communitycare.co.uk/2024/12/19/"));
+        assert_eq!(doc.title, "Frontline Archives - Community Care");
+    }
+
+    fn rss(items: &str) -> String {
+        format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    }
+
+    #[test]
+    fn identity_falls_back_to_link_then_hash_and_ignores_order() {
+        let a = "<item><title>A</title><link>https://e.org/a#top</link></item>";
+        let b = "<item><title>B</title><description>body</description></item>";
+        let c = "<item><guid>g1</guid><title>C</title></item>";
+        let keys = |xml: String| {
+            let mut k: Vec<String> = parse(xml.as_bytes(), None)
+                .map(|d| d.items.into_iter().map(|i| i.key).collect())
+                .unwrap_or_default();
+            k.sort();
+            k
+        };
+        let forward = keys(rss(&format!("{a}{b}{c}")));
+        let backward = keys(rss(&format!("{c}{b}{a}")));
+        assert_eq!(forward, backward);
+        assert!(forward.contains(&"https://e.org/a".to_string()));
+        assert!(forward.contains(&"g1".to_string()));
+        assert!(forward.iter().any(|k| k.starts_with("sha256:")));
+    }
+
+    #[test]
+    fn repeated_guid_is_told_apart_by_link() {
+        let xml = rss("<item><guid>same</guid><link>https://e.org/1</link></item>\
+                       <item><guid>same</guid><link>https://e.org/2</link></item>");
+        let doc = parse(xml.as_bytes(), None).unwrap_or_default();
+        let keys: Vec<&str> = doc.items.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["same https://e.org/1", "same https://e.org/2"]);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&b"not a feed"[..], b"<html><body>hi</body></html>", b"\xff\xfe<\x00r\x00", b""] {
+            assert!(parse(bytes, None).is_err());
+        }
+    }
+}

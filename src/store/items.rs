@@ -1,0 +1,192 @@
+//! Items and their versions.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Result, SourceId, Store};
+use crate::detect::{Held, ItemWrite, Snapshot};
+
+/// One line of `history SOURCE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRow {
+    pub key: String,
+    pub title: String,
+    pub link: String,
+    pub versions: u32,
+    pub first_seen: String,
+    pub last_change: String,
+    pub present: bool,
+}
+
+/// One stored version of an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRow {
+    pub version: u32,
+    pub seen_at: String,
+    pub snapshot: Snapshot,
+}
+
+const HELD_COLUMNS: &str = "i.key, i.current_version, i.present, i.position,
+    v.title, v.link, v.published, v.updated, v.author, v.summary, v.content, v.article";
+
+fn snapshot_at(r: &Row, at: usize) -> rusqlite::Result<Snapshot> {
+    Ok(Snapshot {
+        title: r.get(at)?,
+        link: r.get(at + 1)?,
+        published: r.get(at + 2)?,
+        updated: r.get(at + 3)?,
+        author: r.get(at + 4)?,
+        summary: r.get(at + 5)?,
+        content: r.get(at + 6)?,
+        article: r.get(at + 7)?,
+    })
+}
+
+fn held_row(r: &Row) -> rusqlite::Result<(String, Held)> {
+    Ok((
+        r.get(0)?,
+        Held {
+            version: r.get(1)?,
+            present: r.get(2)?,
+            position: r.get(3)?,
+            snapshot: snapshot_at(r, 4)?,
+        },
+    ))
+}
+
+impl Store {
+    /// The items detection needs: every one present at the last poll, and
+    /// any of `keys` held from before (a story that came back).
+    pub fn held_items<'a>(
+        &self,
+        source: SourceId,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, Held>> {
+        let mut held = HashMap::new();
+        let mut present = self.conn.prepare_cached(&format!(
+            "SELECT {HELD_COLUMNS} FROM item i
+             JOIN version v ON v.item_id = i.id AND v.version = i.current_version
+             WHERE i.source_id = ?1 AND i.present = 1"
+        ))?;
+        for row in present.query_map([source.0], held_row)? {
+            let (key, h) = row?;
+            held.insert(key, h);
+        }
+        let mut one = self.conn.prepare_cached(&format!(
+            "SELECT {HELD_COLUMNS} FROM item i
+             JOIN version v ON v.item_id = i.id AND v.version = i.current_version
+             WHERE i.source_id = ?1 AND i.key = ?2"
+        ))?;
+        for key in keys {
+            if held.contains_key(key) {
+                continue;
+            }
+            if let Some((k, h)) = one.query_row(params![source.0, key], held_row).optional()? {
+                held.insert(k, h);
+            }
+        }
+        Ok(held)
+    }
+
+    pub fn items_of(&self, source: &str) -> Result<Vec<ItemRow>> {
+        let id = self.source_id(source)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT i.key, v.title, v.link, i.current_version, i.first_seen, i.last_change, i.present
+             FROM item i JOIN version v ON v.item_id = i.id AND v.version = i.current_version
+             WHERE i.source_id = ?1
+             ORDER BY i.present DESC, COALESCE(i.position, 1e9), i.last_change DESC",
+        )?;
+        let rows = stmt.query_map([id.0], |r| {
+            Ok(ItemRow {
+                key: r.get(0)?,
+                title: r.get(1)?,
+                link: r.get(2)?,
+                versions: r.get(3)?,
+                first_seen: r.get(4)?,
+                last_change: r.get(5)?,
+                present: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every version of one item, newest first.
+    pub fn versions_of(&self, source: &str, key: &str) -> Result<Vec<VersionRow>> {
+        let id = self.source_id(source)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT v.version, v.seen_at, v.title, v.link, v.published, v.updated, v.author,
+                    v.summary, v.content, v.article
+             FROM version v JOIN item i ON i.id = v.item_id
+             WHERE i.source_id = ?1 AND i.key = ?2
+             ORDER BY v.version DESC",
+        )?;
+        let rows = stmt.query_map(params![id.0, key], |r| {
+            Ok(VersionRow {
+                version: r.get(0)?,
+                seen_at: r.get(1)?,
+                snapshot: snapshot_at(r, 2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+pub(super) fn write_item(
+    tx: &Transaction,
+    source: SourceId,
+    w: &ItemWrite,
+    at: &str,
+) -> rusqlite::Result<()> {
+    match &w.new_version {
+        None => {
+            tx.prepare_cached(
+                "UPDATE item SET last_seen = ?3, present = 1, position = ?4, published = ?5
+                 WHERE source_id = ?1 AND key = ?2",
+            )?
+            .execute(params![source.0, w.key, at, w.position, w.published])?;
+        }
+        Some((version, snap)) => {
+            let item_id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO item (source_id, key, first_seen, last_seen, last_change, present,
+                                       position, published, current_version)
+                     VALUES (?1, ?2, ?3, ?3, ?3, 1, ?4, ?5, ?6)
+                     ON CONFLICT(source_id, key) DO UPDATE SET
+                        last_seen = excluded.last_seen, last_change = excluded.last_change,
+                        present = 1, position = excluded.position,
+                        published = excluded.published, current_version = excluded.current_version
+                     RETURNING id",
+                )?
+                .query_row(
+                    params![source.0, w.key, at, w.position, w.published, version],
+                    |r| r.get(0),
+                )?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO version (item_id, version, seen_at, title, link, published,
+                                      updated, author, summary, content, article)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                item_id,
+                version,
+                at,
+                snap.title,
+                snap.link,
+                snap.published,
+                snap.updated,
+                snap.author,
+                snap.summary,
+                snap.content,
+                snap.article
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn mark_gone(tx: &Transaction, source: SourceId, key: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE item SET present = 0 WHERE source_id = ?1 AND key = ?2")?
+        .execute(params![source.0, key])?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Per-source fetch state, and the one transaction that records a poll.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Result, SourceId, Store, StoreError, events, items};
+use crate::detect::ItemWrite;
+use crate::event::format_time;
+use crate::fetch::Validators;
+
+/// What the poller needs to know about a source before polling it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub id: SourceId,
+    pub validators: Validators,
+    pub kind: Option<String>,
+    pub baselined: bool,
+    pub consecutive_failures: u32,
+    pub failing: bool,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// How a poll ended, as shown by `sources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    NotModified,
+    Failed(String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotModified => "not modified",
+            Outcome::Failed(_) => "error",
+        }
+    }
+}
+
+/// Everything one poll writes, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub source: SourceId,
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    /// `None` leaves the stored validators as they are.
+    pub validators: Option<Validators>,
+    pub kind: Option<String>,
+    pub writes: Vec<ItemWrite>,
+    pub gone: Vec<String>,
+    pub events: Vec<events::NewEvent>,
+    pub failing: bool,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// One line of `sources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRow {
+    pub name: String,
+    pub url: String,
+    pub kind: Option<String>,
+    pub last_poll: Option<String>,
+    pub last_outcome: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_due: Option<String>,
+    pub items_held: u64,
+    pub polls: u64,
+}
+
+fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl Store {
+    /// The source's state, creating its row on first sight.
+    pub fn source_state(&mut self, name: &str, url: &str) -> Result<SourceState> {
+        self.conn.execute(
+            "INSERT INTO source (name, url) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET url = excluded.url WHERE url <> excluded.url",
+            params![name, url],
+        )?;
+        let state = self.conn.query_row(
+            "SELECT id, etag, last_modified, kind, baselined, consecutive_failures, failing, next_due
+             FROM source WHERE name = ?1",
+            [name],
+            |r| {
+                Ok(SourceState {
+                    id: SourceId(r.get(0)?),
+                    validators: Validators {
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                    },
+                    kind: r.get(3)?,
+                    baselined: r.get(4)?,
+                    consecutive_failures: r.get(5)?,
+                    failing: r.get(6)?,
+                    next_due: parse_time(r.get(7)?),
+                })
+            },
+        )?;
+        Ok(state)
+    }
+
+    /// When each known source is next due, for restarts that keep their rhythm.
+    pub fn next_due_of(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+        let due: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT next_due FROM source WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(parse_time(due.flatten()))
+    }
+
+    /// Writes a poll's state, item versions and events atomically.
+    pub fn record_poll(&mut self, rec: &PollRecord) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        update_source(&tx, rec)?;
+        let at = format_time(rec.at);
+        for write in &rec.writes {
+            items::write_item(&tx, rec.source, write, &at)?;
+        }
+        for key in &rec.gone {
+            items::mark_gone(&tx, rec.source, key)?;
+        }
+        for event in &rec.events {
+            events::insert(&tx, rec.source, event)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn list_sources(&self) -> Result<Vec<SourceRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.name, s.url, s.kind, s.last_poll, s.last_outcome, s.last_error,
+                    s.consecutive_failures, s.next_due, s.polls,
+                    (SELECT COUNT(*) FROM item i WHERE i.source_id = s.id AND i.present = 1)
+             FROM source s ORDER BY s.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceRow {
+                name: r.get(0)?,
+                url: r.get(1)?,
+                kind: r.get(2)?,
+                last_poll: r.get(3)?,
+                last_outcome: r.get(4)?,
+                last_error: r.get(5)?,
+                consecutive_failures: r.get(6)?,
+                next_due: r.get(7)?,
+                polls: r.get(8)?,
+                items_held: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub(super) fn source_id(&self, name: &str) -> Result<SourceId> {
+        self.conn
+            .query_row("SELECT id FROM source WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?
+            .map(SourceId)
+            .ok_or_else(|| StoreError::UnknownSource(name.to_string()))
+    }
+}
+
+fn update_source(tx: &Transaction, rec: &PollRecord) -> Result<()> {
+    let at = format_time(rec.at);
+    let ok = !matches!(rec.outcome, Outcome::Failed(_));
+    let error = match &rec.outcome {
+        Outcome::Failed(e) => Some(e.as_str()),
+        _ => None,
+    };
+    tx.execute(
+        "UPDATE source SET
+            last_poll = ?2,
+            last_outcome = ?3,
+            last_error = ?4,
+            last_success = CASE WHEN ?5 THEN ?2 ELSE last_success END,
+            consecutive_failures = CASE WHEN ?5 THEN 0 ELSE consecutive_failures + 1 END,
+            baselined = CASE WHEN ?5 AND ?6 THEN 1 ELSE baselined END,
+            failing = ?7,
+            next_due = ?8,
+            kind = COALESCE(?9, kind),
+            polls = polls + 1
+         WHERE id = ?1",
+        params![
+            rec.source.0,
+            at,
+            rec.outcome.label(),
+            error,
+            ok,
+            rec.outcome == Outcome::Ok,
+            rec.failing,
+            rec.next_due.map(format_time),
+            rec.kind,
+        ],
+    )?;
+    if let Some(v) = &rec.validators {
+        tx.execute(
+            "UPDATE source SET etag = ?2, last_modified = ?3 WHERE id = ?1",
+            params![rec.source.0, v.etag, v.last_modified],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! Text normalisation: what a reader sees, not how the publisher marked it up.
+//!
+//! Every compared field goes through here before two versions are set side by
+//! side, so markup-only and whitespace-only edits never count as changes, and
+//! the stored text keeps one line per paragraph or list entry so a diff reads
+//! like the story.
+
+use regex::Regex;
+
+/// Elements whose start or end begins a new line of text.
+const BLOCK_TAGS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+/// Elements whose content is never text a reader sees.
+const HIDDEN_TAGS: &[&str] = &["script", "style", "noscript", "template", "head", "title"];
+
+/// Reduces an HTML fragment (or plain text) to readable text: one line per
+/// block, entities decoded, whitespace folded.
+pub fn html_to_text(input: &str) -> String {
+    if !looks_like_markup(input) {
+        return fold(&html_escape::decode_html_entities(input));
+    }
+    let mut out = String::with_capacity(input.len() / 2);
+    let mut rest = input;
+    while let Some(lt) = rest.find('<') {
+        push_text(&mut out, &rest[..lt]);
+        rest = &rest[lt..];
+        rest = skip_markup(&mut out, rest);
+    }
+    push_text(&mut out, rest);
+    fold(&out)
+}
+
+/// One line of text: for titles and other single-line fields.
+pub fn single_line(input: &str) -> String {
+    let text = html_to_text(input);
+    if text.contains('\n') {
+        text.split('\n').collect::<Vec<_>>().join(" ")
+    } else {
+        text
+    }
+}
+
+/// Folds whitespace within each line, trims lines and drops empty ones.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut wrote = false;
+        for word in line.split(is_fold_space).filter(|w| !w.is_empty()) {
+            if wrote {
+                out.push(' ');
+            } else if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(word);
+            wrote = true;
+        }
+    }
+    out
+}
+
+/// Removes every match of the user's `ignore` patterns, then folds again.
+pub fn apply_ignore(text: &str, ignore: &[Regex]) -> String {
+    if ignore.is_empty() {
+        return text.to_string();
+    }
+    let mut current = text.to_string();
+    for re in ignore {
+        if re.is_match(&current) {
+            current = re.replace_all(&current, "").into_owned();
+        }
+    }
+    fold(&current)
+}
+
+fn is_fold_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{200b}' || c == '\u{feff}'
+}
+
+fn looks_like_markup(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.windows(2).any(|w| {
+        w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!')
+    })
+}
+
+fn push_text(out: &mut String, raw: &str) {
+    if raw.is_empty() {
+        return;
+    }
+    let decoded = if raw.contains('&') {
+        html_escape::decode_html_entities(raw)
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    };
+    // In markup, line breaks in the source are plain spaces; only blocks break lines.
+    out.extend(decoded.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+}
+
+/// Consumes one piece of markup starting at `<` and returns the rest.
+fn skip_markup<'a>(out: &mut String, s: &'a str) -> &'a str {
+    if let Some(after) = s.strip_prefix("<!--") {
+        return after.find("-->").map_or("", |end| &after[end + 3..]);
+    }
+    if let Some(after) = s.strip_prefix("<![CDATA[") {
+        let end = after.find("]]>").unwrap_or(after.len());
+        out.push_str(&after[..end]);
+        return after.get(end + 3..).unwrap_or("");
+    }
+    let Some(end) = tag_end(s) else {
+        // A lone `<` that opens nothing is text ("a < b").
+        out.push('<');
+        return &s[1..];
+    };
+    let tag = &s[1..end];
+    let rest = &s[end + 1..];
+    let closing = tag.starts_with('/');
+    let name = tag_name(tag);
+    if name.is_empty() {
+        if !tag.starts_with('!') && !tag.starts_with('?') && !closing {
+            out.push_str(&s[..=end]);
+        }
+        return rest;
+    }
+    if BLOCK_TAGS.contains(&name.as_str()) {
+        out.push('\n');
+        if name == "li" && !closing {
+            out.push_str("- ");
+        }
+        return rest;
+    }
+    if !closing && HIDDEN_TAGS.contains(&name.as_str()) && !tag.ends_with('/') {
+        return skip_hidden(rest, &name);
+    }
+    if name == "img" {
+        if let Some(alt) = attribute(tag, "alt").filter(|a| !a.trim().is_empty()) {
+            out.push_str(&html_escape::decode_html_entities(&alt));
+        }
+    }
+    rest
+}
+
+/// Finds the `>` that closes a tag, honouring quoted attribute values.
+fn tag_end(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let first = *bytes.get(1)?;
+    if !(first.is_ascii_alphabetic() || first == b'/' || first == b'!' || first == b'?') {
+        return None;
+    }
+    let mut quote = None;
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            (None, b'>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn tag_name(tag: &str) -> String {
+    tag.trim_start_matches('/')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+fn skip_hidden<'a>(s: &'a str, name: &str) -> &'a str {
+    let lower = s.to_ascii_lowercase();
+    let close = format!("</{name}");
+    match lower.find(&close) {
+        Some(pos) => {
+            let after = &s[pos..];
+            after.find('>').map_or("", |gt| &after[gt + 1..])
+        }
+        None => "",
+    }
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(name) {
+        let at = from + pos;
+        from = at + name.len();
+        let before_ok = at > 0 && lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let after = lower[from..].trim_start();
+        if !before_ok || !after.starts_with('=') {
+            continue;
+        }
+        let value_start = tag.len() - after.len() + 1;
+        let value = tag[value_start..].trim_start();
+        return Some(match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or("").to_string(),
+            _ => value.split_whitespace().next().unwrap_or("").to_string(),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paragraphs_become_lines() {
+        let html = "<p>First  para</p>\n<p>Second <strong>bold</strong> para</p><ul><li>one</li><li>two</li></ul>";
+        assert_eq!(
+            html_to_text(html),
+            "First para\nSecond bold para\n- one\n- two"
+        );
+    }
+
+    #[test]
+    fn markup_only_edits_reduce_to_the_same_text() {
+        let a = "<p>Patricia has been working as a practice educator.</p>";
+        let b = "<p class=\"lead\" id='x'>Patricia has <em>been</em> working\n   as a practice educator.</p>\n\n";
+        assert_eq!(html_to_text(a), html_to_text(b));
+    }
+
+    #[test]
+    fn entities_are_decoded_and_scripts_dropped() {
+        let html = "<p>Tom &amp; Jerry&nbsp;&mdash; &#8220;quoted&#8221;</p><script>alert('x')</script><style>p{}</style>";
+        assert_eq!(html_to_text(html), "Tom & Jerry — \u{201c}quoted\u{201d}");
+    }
+
+    #[test]
+    fn plain_text_with_angle_brackets_is_kept() {
+        assert_eq!(html_to_text("a < b and c > d"), "a < b and c > d");
+        assert_eq!(html_to_text("x <3 y"), "x <3 y");
+    }
+
+    #[test]
+    fn comments_and_cdata() {
+        assert_eq!(html_to_text("a<!-- hidden -->b<![CDATA[c]]>"), "abc");
+        assert_eq!(html_to_text("unterminated <!-- comment"), "unterminated");
+    }
+
+    #[test]
+    fn image_alt_text_is_kept() {
+        assert_eq!(
+            html_to_text("<p><img src=\"x.png\" alt=\"A chart\"> shows</p>"),
+            "A chart shows"
+        );
+    }
+
+    #[test]
+    fn ignore_patterns_are_removed() {
+        let re = Regex::new(r"\d+ comments?").expect("valid regex");
+        assert_eq!(
+            apply_ignore("Great story 12 comments here", &[re]),
+            "Great story here"
+        );
+    }
+
+    #[test]
+    fn single_line_joins_blocks() {
+        assert_eq!(single_line("<b>A</b><br>B"), "A B");
+    }
+
+    #[test]
+    fn broken_markup_does_not_panic() {
+        for s in ["<", "<p", "<a href=\"x>y", "&", "&#xFFFFFFFF;", "<<<>>>", "</>"] {
+            let _ = html_to_text(s);
+        }
+    }
+}
