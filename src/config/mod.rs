@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::schedule::Schedule;
 
-pub use load::{ConfigError, Dirs, load, parse_str};
+pub use load::{ConfigError, Dirs, Problem, Problems, load, parse_str};
 
 /// Default poll interval when neither the source nor `[settings]` gives one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);

@@ -1,0 +1,230 @@
+//! `[[sink]]` tables: where events are delivered.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use globset::Glob;
+
+use super::values::{Checker, Table, did_you_mean, list};
+use super::{Bases, Tables, check_name, check_url, later_of};
+use crate::config::{SecretRef, SinkConfig, SinkKind};
+use crate::event::EventKind;
+
+const COMMON_KEYS: [&str; 3] = ["name", "type", "events"];
+const LOG_KEYS: [&str; 1] = ["path"];
+const WEBHOOK_KEYS: [&str; 5] = ["url", "secret_file", "secret_env", "timeout", "retry_for"];
+const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+
+const INLINE_SECRET: &str = "inline secrets are not allowed, so that the secret never sits in a \
+     file that is shared, versioned or printed; put it in a file named by `secret_file` or in \
+     an environment variable named by `secret_env`";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Log,
+    Webhook,
+}
+
+/// The valid sinks, and the name of every sink the file declares (valid or
+/// not) so that sources referring to a broken sink are not reported twice.
+pub(super) fn read<'a>(
+    ck: &mut Checker<'_>,
+    tables: &Tables<'a>,
+    bases: &Bases,
+) -> (Vec<SinkConfig>, Vec<String>) {
+    if tables.is_empty() {
+        let stdout = SinkConfig {
+            name: "stdout".to_string(),
+            kind: SinkKind::Log { path: None },
+            events: vec!["*".to_string()],
+        };
+        return (vec![stdout], vec!["stdout".to_string()]);
+    }
+    let mut seen = HashMap::new();
+    let mut sinks = Vec::with_capacity(tables.len());
+    let mut names = Vec::with_capacity(tables.len());
+    for (i, &(inner, at)) in tables.iter().enumerate() {
+        let mut t = Table {
+            inner,
+            at,
+            label: format!("sink[{}]", i + 1),
+        };
+        let name = ck.required_string(&t, "name", "every [[sink]] needs a name");
+        if let Some(name) = name {
+            t.label = format!("sink \"{}\"", name.value);
+            check_name(ck, &t, name, "sink", &mut seen);
+            names.push(name.value.to_string());
+        }
+        let kind = sink_kind(ck, &t);
+        check_sink_keys(ck, &t, kind);
+        let events = events(ck, &t);
+        let kind = match kind {
+            Some(Kind::Log) => Some(log(ck, &t, bases)),
+            Some(Kind::Webhook) => webhook(ck, &t, bases),
+            None => None,
+        };
+        if let (Some(name), Some(kind)) = (name, kind) {
+            sinks.push(SinkConfig {
+                name: name.value.to_string(),
+                kind,
+                events,
+            });
+        }
+    }
+    (sinks, names)
+}
+
+fn sink_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Kind> {
+    let s = ck.required_string(t, "type", "say \"log\" or \"webhook\"")?;
+    match s.value {
+        "log" => Some(Kind::Log),
+        "webhook" => Some(Kind::Webhook),
+        other => {
+            let hint = did_you_mean(other, ["log", "webhook"]);
+            ck.problem(
+                s.at,
+                t.path("type"),
+                format!("`{other}` is not a sink type{hint}; use \"log\" or \"webhook\""),
+            );
+            None
+        }
+    }
+}
+
+fn check_sink_keys(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<Kind>) {
+    let mut allowed = COMMON_KEYS.to_vec();
+    if kind != Some(Kind::Webhook) {
+        allowed.extend(LOG_KEYS);
+    }
+    if kind != Some(Kind::Log) {
+        allowed.extend(WEBHOOK_KEYS);
+    }
+    ck.check_keys(t, &allowed, |key| {
+        if key == "secret" {
+            return Some(INLINE_SECRET.to_string());
+        }
+        let (owner, this) = match kind {
+            Some(Kind::Log) if WEBHOOK_KEYS.contains(&key) => ("webhook", "log"),
+            Some(Kind::Webhook) if LOG_KEYS.contains(&key) => ("log", "webhook"),
+            _ => return None,
+        };
+        Some(format!(
+            "`{key}` applies only to {owner} sinks, and this is a {this} sink"
+        ))
+    });
+}
+
+fn events(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<String> {
+    let Some(patterns) = ck.strings(t, "events") else {
+        return vec!["*".to_string()];
+    };
+    if patterns.is_empty() {
+        ck.warning(
+            t.get("events").map_or(t.at, |e| e.at),
+            t.path("events"),
+            "an empty list sends this sink no events at all",
+        );
+    }
+    let mut out = Vec::with_capacity(patterns.len());
+    for p in patterns {
+        match Glob::new(p.value) {
+            Err(e) => ck.problem(
+                p.at,
+                t.path("events"),
+                format!("`{}` is not a valid pattern: {}", p.value, e.kind()),
+            ),
+            Ok(glob) => {
+                let matcher = glob.compile_matcher();
+                let kinds = EventKind::ALL.map(EventKind::as_str);
+                if !kinds.iter().any(|kind| matcher.is_match(kind)) {
+                    let hint = did_you_mean(p.value, kinds);
+                    ck.warning(
+                        p.at,
+                        t.path("events"),
+                        format!(
+                            "`{}` matches no event type{hint}; the event types are {}",
+                            p.value,
+                            list(&kinds)
+                        ),
+                    );
+                }
+                out.push(p.value.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn log(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> SinkKind {
+    let path = match ck.string(t, "path") {
+        None => None,
+        Some(s) if matches!(s.value, "-" | "stdout") => None,
+        Some(s) if s.value.trim().is_empty() => {
+            ck.problem(
+                s.at,
+                t.path("path"),
+                "must not be empty; leave it out (or write \"stdout\") for standard output",
+            );
+            None
+        }
+        Some(s) => Some(bases.logs(s.value)),
+    };
+    SinkKind::Log { path }
+}
+
+fn webhook(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKind> {
+    let url = check_url(
+        ck,
+        t,
+        "url",
+        &["http", "https"],
+        "a webhook needs a URL to POST to",
+    );
+    let secret = secret(ck, t, bases);
+    let timeout = ck.duration(t, "timeout");
+    let retry_for = ck.duration(t, "retry_for");
+    Some(SinkKind::Webhook {
+        url: url?,
+        secret,
+        timeout: timeout.unwrap_or(DEFAULT_WEBHOOK_TIMEOUT),
+        retry_for: retry_for.unwrap_or(DEFAULT_RETRY_FOR),
+    })
+}
+
+fn secret(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SecretRef> {
+    if let Some((key, at)) = later_of(t, "secret_file", "secret_env") {
+        ck.problem(
+            at,
+            t.path(key),
+            "give either `secret_file` or `secret_env`, not both",
+        );
+    }
+    let file = ck.string(t, "secret_file");
+    let env = ck.string(t, "secret_env");
+    if let Some(f) = file {
+        if f.value.trim().is_empty() {
+            ck.problem(f.at, t.path("secret_file"), "must not be empty");
+            return None;
+        }
+        return Some(SecretRef::File(bases.config(f.value)));
+    }
+    let env = env?;
+    let valid = env
+        .value
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if env.value.is_empty() || !valid {
+        ck.problem(
+            env.at,
+            t.path("secret_env"),
+            format!(
+                "`{}` is not an environment variable name; use letters, digits and `_`, not starting with a digit",
+                env.value
+            ),
+        );
+        return None;
+    }
+    Some(SecretRef::Env(env.value.to_string()))
+}
