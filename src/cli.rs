@@ -83,7 +83,11 @@ impl Cli {
 
     /// The default log filter for this command and verbosity.
     pub fn log_filter(&self) -> &'static str {
-        let base: i8 = if matches!(self.command, Command::Run) { 2 } else { 1 };
+        let base: i8 = if matches!(self.command, Command::Run) {
+            2
+        } else {
+            1
+        };
         let level = base + self.verbose as i8 - self.quiet as i8;
         match level {
             i8::MIN..=0 => "error",

@@ -134,7 +134,10 @@ impl Daemon {
         let Some(source) = self.current.sources.get(name) else {
             return;
         };
-        let stored = poll::lock(&self.poller.store).next_due_of(name).ok().flatten();
+        let stored = poll::lock(&self.poller.store)
+            .next_due_of(name)
+            .ok()
+            .flatten();
         let horizon = now + source.schedule.nominal_interval();
         let first = match stored {
             Some(due) if due > now && due <= horizon => due,
@@ -255,7 +258,8 @@ impl Daemon {
                 }
                 Some(before) if before.schedule.to_string() != source.schedule.to_string() => {
                     let first = now + schedule::startup_jitter(&source.schedule);
-                    self.scheduler().upsert(name, source.schedule.clone(), first);
+                    self.scheduler()
+                        .upsert(name, source.schedule.clone(), first);
                     changed += 1;
                 }
                 Some(before) if format!("{before:?}") != format!("{source:?}") => changed += 1,
@@ -268,7 +272,10 @@ impl Daemon {
     /// Lets in-flight polls finish within the grace period, then abandons them.
     async fn shutdown(&self) {
         self.tracker.close();
-        if tokio::time::timeout(GRACE, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
             warn!("polls still running after {GRACE:?}; abandoning them");
             self.abort.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;

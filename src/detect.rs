@@ -115,8 +115,9 @@ pub fn detect(held: &HashMap<String, Held>, items: &[Item], rules: &Rules) -> De
         match held.get(&item.key) {
             None => {
                 if !rules.quiet && rules.track.new {
-                    out.drafts
-                        .push(Draft::new(EventKind::ItemNew).about(snapshot.item_ref(&item.key, 1)));
+                    out.drafts.push(
+                        Draft::new(EventKind::ItemNew).about(snapshot.item_ref(&item.key, 1)),
+                    );
                 }
                 out.writes.push(write(Some((1, snapshot.clone()))));
             }
@@ -170,7 +171,9 @@ fn vanished(held: &HashMap<String, Held>, items: &[Item]) -> Vec<String> {
 fn removals(held: &HashMap<String, Held>, items: &[Item], gone: &[String]) -> Vec<Draft> {
     let mut drafts = Vec::new();
     for key in gone {
-        let Some(missing) = held.get(key) else { continue };
+        let Some(missing) = held.get(key) else {
+            continue;
+        };
         let taken_down = items.iter().any(|item| {
             let by_date = match (&missing.snapshot.published, item.published) {
                 (Some(m), Some(p)) => Some(format_time(p) < *m),
@@ -216,8 +219,11 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
     let mut groups: BTreeMap<(Field, String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, u) in updates.iter().enumerate() {
         for &field in &u.fields {
-            if let Some(Edit { kind, removed, added }) =
-                diff::edit(u.before.field(field), u.after.field(field))
+            if let Some(Edit {
+                kind,
+                removed,
+                added,
+            }) = diff::edit(u.before.field(field), u.after.field(field))
             {
                 let sig = (field, kind.as_str().to_string(), removed, added);
                 groups.entry(sig).or_default().push(i);
@@ -229,7 +235,9 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
         if members.len() < 3 || members.len() * 2 < document_items {
             continue;
         }
-        drafts.push(bulk_draft(field, &edit, &removed, &added, &members, &updates));
+        drafts.push(bulk_draft(
+            field, &edit, &removed, &added, &members, &updates,
+        ));
         for &i in &members {
             updates[i].fields.retain(|f| *f != field);
         }
@@ -237,7 +245,11 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
     for u in updates.into_iter().filter(|u| !u.fields.is_empty()) {
         let mut draft =
             Draft::new(EventKind::ItemUpdated).about(u.after.item_ref(&u.key, u.version));
-        draft.changes = u.fields.iter().map(|f| change(*f, &u.before, &u.after)).collect();
+        draft.changes = u
+            .fields
+            .iter()
+            .map(|f| change(*f, &u.before, &u.after))
+            .collect();
         drafts.push(draft);
     }
     drafts
@@ -273,7 +285,11 @@ fn bulk_draft(
     });
     draft.items = members
         .iter()
-        .map(|&i| updates[i].after.item_ref(&updates[i].key, updates[i].version))
+        .map(|&i| {
+            updates[i]
+                .after
+                .item_ref(&updates[i].key, updates[i].version)
+        })
         .collect();
     if let Some(&first) = members.first() {
         draft.changes = vec![change(field, &updates[first].before, &updates[first].after)];
@@ -343,7 +359,11 @@ mod tests {
     fn first_poll_is_quiet_but_stores_versions() {
         let d = detect(&HashMap::new(), &feed(3), &rules(true));
         assert!(d.drafts.is_empty());
-        assert!(d.writes.iter().all(|w| w.new_version.as_ref().is_some_and(|v| v.0 == 1)));
+        assert!(
+            d.writes
+                .iter()
+                .all(|w| w.new_version.as_ref().is_some_and(|v| v.0 == 1))
+        );
     }
 
     #[test]
@@ -416,12 +436,20 @@ mod tests {
         let re = [Regex::new(r"\d+ comments").unwrap_or_else(|e| panic!("{e}"))];
         let mut r = rules(false);
         r.ignore = &re;
-        let items = vec![item("a", "T", "body 3 comments")];
+        let items = [item("a", "T", "body 3 comments")];
         let held: HashMap<String, Held> = items
             .iter()
             .map(|it| {
                 let snapshot = Snapshot::from_item(it, &re);
-                (it.key.clone(), Held { version: 1, snapshot, present: true, position: Some(0) })
+                (
+                    it.key.clone(),
+                    Held {
+                        version: 1,
+                        snapshot,
+                        present: true,
+                        position: Some(0),
+                    },
+                )
             })
             .collect();
         let next = vec![item("a", "T", "body 7 comments")];
@@ -437,6 +465,9 @@ mod tests {
         next.extend(items.clone());
         let d = detect(&hold(&items), &next, &rules(false));
         assert_eq!(kinds(&d), [EventKind::ItemNew]);
-        assert_eq!(d.drafts[0].item.as_ref().map(|i| i.key.as_str()), Some("fresh"));
+        assert_eq!(
+            d.drafts[0].item.as_ref().map(|i| i.key.as_str()),
+            Some("fresh")
+        );
     }
 }

@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn a_prefix_sharing_a_first_letter_is_still_a_prefix() {
         let e = edit("Story 1", "SPAM Story 1");
-        assert_eq!(e.map(|e| (e.kind, e.added)), Some((EditKind::PrefixAdded, "SPAM ".into())));
+        assert_eq!(
+            e.map(|e| (e.kind, e.added)),
+            Some((EditKind::PrefixAdded, "SPAM ".into()))
+        );
     }
 
     #[test]

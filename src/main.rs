@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = e.exit_code();
             if code != 0 {
-                eprintln!("error: {:#}", anyhow::Error::new(e));
+                eprintln!("{}", e.report());
             }
             ExitCode::from(code)
         }

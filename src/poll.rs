@@ -47,9 +47,8 @@ impl std::fmt::Display for PollReport {
             Err(e) => write!(f, "{}: error: {e}", self.source),
             Ok(s) if s.not_modified => write!(f, "{}: not modified", self.source),
             Ok(s) => {
-                let plural = |n: usize, word: &str| {
-                    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-                };
+                let plural =
+                    |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
                 write!(
                     f,
                     "{}: {}, {}, {}{}",
@@ -80,7 +79,9 @@ pub fn error_chain(e: &dyn Error) -> String {
 }
 
 pub(crate) fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs store work on the blocking pool so async tasks never wait on SQLite.
@@ -169,12 +170,16 @@ impl Step<'_> {
             accept: FEED_ACCEPT,
         };
         let fetched = match self.poller.fetcher.fetch(&request).await {
-            Ok(FetchOutcome::NotModified { validators }) => return Ok(Read::NotModified(validators)),
+            Ok(FetchOutcome::NotModified { validators }) => {
+                return Ok(Read::NotModified(validators));
+            }
             Ok(FetchOutcome::Fetched(f)) => f,
             Err(e) => return Err(fail(error_chain(&e))),
         };
         if self.source.kind == Some(SourceKind::Page) {
-            return Err(fail("page sources are not supported by this version".into()));
+            return Err(fail(
+                "page sources are not supported by this version".into(),
+            ));
         }
         let base = fetched.final_url.clone();
         let body = fetched.body;
@@ -229,7 +234,11 @@ impl Step<'_> {
         }
     }
 
-    async fn record_document(&self, doc: Document, validators: Validators) -> Result<Summary, String> {
+    async fn record_document(
+        &self,
+        doc: Document,
+        validators: Validators,
+    ) -> Result<Summary, String> {
         let source_id = self.state.id;
         let keys: Vec<String> = doc.items.iter().map(|i| i.key.clone()).collect();
         let held = blocking(&self.poller.store, move |s| {
@@ -304,7 +313,10 @@ impl Step<'_> {
         blocking(&self.poller.store, move |s| {
             s.record_poll(&rec)?;
             if let Err(e) = deliver::flush_log_sinks(s, &config) {
-                warn!("delivery to a log sink failed, events stay queued: {}", error_chain(&e));
+                warn!(
+                    "delivery to a log sink failed, events stay queued: {}",
+                    error_chain(&e)
+                );
             }
             Ok(())
         })

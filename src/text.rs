@@ -114,9 +114,9 @@ fn is_fold_space(c: char) -> bool {
 
 fn looks_like_markup(s: &str) -> bool {
     let bytes = s.as_bytes();
-    bytes.windows(2).any(|w| {
-        w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!')
-    })
+    bytes
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'))
 }
 
 fn push_text(out: &mut String, raw: &str) {
@@ -129,7 +129,11 @@ fn push_text(out: &mut String, raw: &str) {
         std::borrow::Cow::Borrowed(raw)
     };
     // In markup, line breaks in the source are plain spaces; only blocks break lines.
-    out.extend(decoded.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+    out.extend(
+        decoded
+            .chars()
+            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+    );
 }
 
 /// Consumes one piece of markup starting at `<` and returns the rest.
@@ -167,10 +171,10 @@ fn skip_markup<'a>(out: &mut String, s: &'a str) -> &'a str {
     if !closing && HIDDEN_TAGS.contains(&name.as_str()) && !tag.ends_with('/') {
         return skip_hidden(rest, &name);
     }
-    if name == "img" {
-        if let Some(alt) = attribute(tag, "alt").filter(|a| !a.trim().is_empty()) {
-            out.push_str(&html_escape::decode_html_entities(&alt));
-        }
+    if name == "img"
+        && let Some(alt) = attribute(tag, "alt").filter(|a| !a.trim().is_empty())
+    {
+        out.push_str(&html_escape::decode_html_entities(&alt));
     }
     rest
 }
@@ -297,7 +301,15 @@ mod tests {
 
     #[test]
     fn broken_markup_does_not_panic() {
-        for s in ["<", "<p", "<a href=\"x>y", "&", "&#xFFFFFFFF;", "<<<>>>", "</>"] {
+        for s in [
+            "<",
+            "<p",
+            "<a href=\"x>y",
+            "&",
+            "&#xFFFFFFFF;",
+            "<<<>>>",
+            "</>",
+        ] {
             let _ = html_to_text(s);
         }
     }

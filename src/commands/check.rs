@@ -53,5 +53,9 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
     for report in &reports {
         emit(&report.to_string())?;
     }
-    Ok(if reports.iter().any(|r| r.result.is_err()) { 1 } else { 0 })
+    Ok(if reports.iter().any(|r| r.result.is_err()) {
+        1
+    } else {
+        0
+    })
 }

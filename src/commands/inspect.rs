@@ -8,11 +8,19 @@ pub fn sources(cli: &Cli) -> Result<Status, AppError> {
     let config = load_config(cli)?;
     let store = open_store(&config.settings.database)?;
     let rows = store.list_sources()?;
-    let mut table = vec![[
-        "NAME", "KIND", "SCHEDULE", "LAST POLL", "OUTCOME", "ITEMS", "NEXT POLL",
-    ]
-    .map(String::from)
-    .to_vec()];
+    let mut table = vec![
+        [
+            "NAME",
+            "KIND",
+            "SCHEDULE",
+            "LAST POLL",
+            "OUTCOME",
+            "ITEMS",
+            "NEXT POLL",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     let mut errors = Vec::new();
     for source in &config.sources {
         let row = rows.iter().find(|r| r.name == source.name);
@@ -25,15 +33,23 @@ pub fn sources(cli: &Cli) -> Result<Status, AppError> {
             source.name.clone(),
             kind,
             source.schedule.to_string(),
-            row.and_then(|r| r.last_poll.clone()).unwrap_or_else(|| "never".into()),
+            row.and_then(|r| r.last_poll.clone())
+                .unwrap_or_else(|| "never".into()),
             row.map(outcome).unwrap_or_else(|| "-".into()),
             row.map_or(0, |r| r.items_held).to_string(),
-            row.and_then(|r| r.next_due.clone()).unwrap_or_else(|| "-".into()),
+            row.and_then(|r| r.next_due.clone())
+                .unwrap_or_else(|| "-".into()),
         ]);
         errors.push(row.and_then(|r| r.last_error.clone()));
     }
     let widths: Vec<usize> = (0..7)
-        .map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let errors = std::iter::once(None).chain(errors);
     for (row, error) in table.iter().zip(errors) {
@@ -83,7 +99,10 @@ pub fn history(cli: &Cli, source: &str, item: Option<&str>) -> Result<Status, Ap
                 )));
             }
             for v in versions {
-                emit(&format!("v{}  {}  {}", v.version, v.seen_at, v.snapshot.title))?;
+                emit(&format!(
+                    "v{}  {}  {}",
+                    v.version, v.seen_at, v.snapshot.title
+                ))?;
             }
         }
     }

@@ -37,6 +37,20 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// What to print on stderr: every configuration problem on its own
+    /// line, else one sentence with its causes.
+    pub fn report(&self) -> String {
+        if let AppError::Config(ConfigError::Invalid(problems)) = self {
+            let n = problems.list.len();
+            return format!(
+                "{problems}\nerror: {} has {n} problem{}",
+                problems.path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        format!("error: {}", crate::poll::error_chain(self))
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Config(_) | AppError::Usage(_) => 2,
@@ -57,7 +71,11 @@ pub fn run(cli: &Cli) -> Result<Status, AppError> {
         Command::Run => {
             let config = load_config(cli)?;
             runtime()?
-                .block_on(crate::daemon::run(cli.config_path(), cli.database.clone(), config))
+                .block_on(crate::daemon::run(
+                    cli.config_path(),
+                    cli.database.clone(),
+                    config,
+                ))
                 .map_err(AppError::Daemon)?;
             Ok(0)
         }

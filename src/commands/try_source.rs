@@ -26,7 +26,9 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
     let fetched = match runtime()?.block_on(fetcher.fetch(&request)) {
         Ok(FetchOutcome::Fetched(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {
-            return Err(AppError::Usage("the server answered 304 to a plain request".into()));
+            return Err(AppError::Usage(
+                "the server answered 304 to a plain request".into(),
+            ));
         }
         Err(e) => {
             eprintln!("error: {url}: {}", error_chain(&e));
@@ -59,7 +61,9 @@ fn resolve(cli: &Cli, target: &str) -> Result<(Url, std::time::Duration, u64, St
         return Ok((source.url.clone(), source.timeout, source.max_body, agent));
     }
     let url = Url::parse(target).map_err(|e| {
-        AppError::Usage(format!("{target:?} is neither a configured source nor a URL ({e})"))
+        AppError::Usage(format!(
+            "{target:?} is neither a configured source nor a URL ({e})"
+        ))
     })?;
     let agent = config
         .map(|c| c.settings.user_agent)

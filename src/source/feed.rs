@@ -183,15 +183,24 @@ mod tests {
     fn seed_feed_reads_ten_items_keyed_by_guid() {
         let doc = parse(SEED.as_bytes(), None).unwrap_or_default();
         assert_eq!(doc.items.len(), 10);
-        assert_eq!(doc.items[0].key, "https://www.communitycare.co.uk/?p=214135");
+        assert_eq!(
+            doc.items[0].key,
+            "https://www.communitycare.co.uk/?p=214135"
+        );
         assert!(doc.items[0].title.starts_with("How managers are inspiring"));
         assert!(doc.items[0].content.contains("Patricia has been working"));
-        assert!(doc.items[0].link.starts_with("https://www.communitycare.co.uk/2024/12/19/"));
+        assert!(
+            doc.items[0]
+                .link
+                .starts_with("https://www.communitycare.co.uk/2024/12/19/")
+        );
         assert_eq!(doc.title, "Frontline Archives - Community Care");
     }
 
     fn rss(items: &str) -> String {
-        format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"
+        )
     }
 
     #[test]
@@ -225,7 +234,12 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bytes in [&b"not a feed"[..], b"<html><body>hi</body></html>", b"\xff\xfe<\x00r\x00", b""] {
+        for bytes in [
+            &b"not a feed"[..],
+            b"<html><body>hi</body></html>",
+            b"\xff\xfe<\x00r\x00",
+            b"",
+        ] {
             assert!(parse(bytes, None).is_err());
         }
     }

@@ -123,9 +123,9 @@ impl Store {
 
     /// Events of the given sources (all when empty) created at or after `since`, oldest first.
     pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, payload FROM event WHERE created_at >= ?1 ORDER BY seq",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, payload FROM event WHERE created_at >= ?1 ORDER BY seq")?;
         let rows = stmt.query_map([format_time(since)], |r| {
             let payload: String = r.get(1)?;
             Ok(EventRow {

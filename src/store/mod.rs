@@ -95,7 +95,11 @@ impl Store {
         if found > known {
             return Err(StoreError::NewerSchema { found, known });
         }
-        for (n, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        for (n, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(found).unwrap_or(0))
+        {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", n + 1)?;
@@ -137,7 +141,8 @@ mod tests {
         let path = dir.path().join("db.sqlite");
         {
             let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-            conn.pragma_update(None, "user_version", 99).unwrap_or_else(|e| panic!("{e}"));
+            conn.pragma_update(None, "user_version", 99)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         assert!(matches!(
             Store::open(&path),

@@ -159,7 +159,9 @@ impl Store {
 
     pub(super) fn source_id(&self, name: &str) -> Result<SourceId> {
         self.conn
-            .query_row("SELECT id FROM source WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT id FROM source WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?
             .map(SourceId)
             .ok_or_else(|| StoreError::UnknownSource(name.to_string()))
