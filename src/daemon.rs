@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 use crate::config::{self, Config, SourceConfig};
 use crate::deliver::{self, Router};
 use crate::fetch::{FetchError, Fetcher};
-use crate::polite::Limits;
+use crate::polite::{self, Limits};
 use crate::poll::{self, Poller, error_chain};
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::{Store, StoreError};
@@ -51,7 +51,11 @@ struct Current {
 
 impl Current {
     fn new(config: Config) -> Current {
-        let limits = Limits::new(config.settings.concurrency, config.settings.per_host);
+        let limits = Limits::new(
+            config.settings.concurrency,
+            config.settings.per_host,
+            config.settings.host_spacing,
+        );
         Current {
             router: Arc::new(Router::new(&config)),
             limits: Arc::new(limits),
@@ -191,17 +195,32 @@ impl Daemon {
         let wake = Arc::clone(&self.wake);
         let abort = self.abort.clone();
         self.tracker.spawn(async move {
+            let host = source.host_key();
             let work = async {
-                let _slot = limits.acquire(&source.host_key()).await;
+                let _slot = limits.acquire(&host).await;
                 let next = source.schedule.next_after(clock.now());
                 poll::poll(&poller, &config, &router, &source, Some(next)).await
             };
-            tokio::select! {
-                _ = work => {}
-                _ = abort.cancelled() => warn!(source = %source.name, "poll abandoned at shutdown"),
+            let report = tokio::select! {
+                report = work => Some(report),
+                _ = abort.cancelled() => {
+                    warn!(source = %source.name, "poll abandoned at shutdown");
+                    None
+                }
+            };
+            if let Some(until) = report.as_ref().and_then(|r| r.host_not_before) {
+                limits.pause_host(&host, until);
             }
-            let mut s = scheduler.lock().unwrap_or_else(|p| p.into_inner());
-            s.finish(&source.name, clock.now(), None);
+            let mut s = schedule::lock(&scheduler);
+            let natural = s.due_at(&source.name).map(|due| {
+                source.schedule.next_after(due) + polite::schedule_jitter(&source.schedule)
+            });
+            let not_before = report.and_then(|r| r.not_before);
+            let earliest = match (natural, not_before) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            s.finish(&source.name, clock.now(), earliest);
             drop(s);
             wake.notify_one();
         });

@@ -1,7 +1,6 @@
 //! One fetch of a source: conditional GET, bounded redirects, a deadline for
 //! the whole exchange and a body cap counted after decompression.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
@@ -62,8 +61,19 @@ pub enum FetchOutcome {
     /// The server (or the file's metadata) says nothing changed.
     NotModified {
         validators: Validators,
+        hints: Hints,
     },
     Fetched(Fetched),
+}
+
+/// What a response says beyond its body: where the source now lives and how
+/// long the server asks clients to wait before asking again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// Set when every redirect hop was permanent (301/308): the new address.
+    pub moved_to: Option<Url>,
+    /// From `Cache-Control: max-age` or `Expires`.
+    pub fresh_for: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +84,7 @@ pub struct Fetched {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub validators: Validators,
+    pub hints: Hints,
 }
 
 /// Why a fetch failed. URLs are shown without query or credentials, which
@@ -98,6 +109,8 @@ pub enum FetchError {
     RedirectLoop { url: String },
     #[error("gave up on {url} after {max} redirects")]
     TooManyRedirects { url: String, max: usize },
+    #[error("{url} redirects to an unusable address {location:?}")]
+    BadRedirect { url: String, location: String },
     #[error("server answered {} for {url}", status_line(*status, reason))]
     Status {
         url: String,
@@ -161,7 +174,7 @@ impl Fetcher {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(agent)
-            .redirect(redirect_policy())
+            .redirect(redirect::Policy::none())
             .referer(false)
             .connect_timeout(CONNECT_TIMEOUT)
             .gzip(true)
@@ -194,20 +207,51 @@ impl Fetcher {
             })
     }
 
+    /// Follows redirects by hand so every hop can be checked and a chain of
+    /// permanent ones can relink the source.
     async fn fetch_http(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
-        let response = self
-            .client
-            .get(req.url.clone())
-            .timeout(req.timeout)
-            .headers(request_headers(req))
-            .send()
-            .await
-            .map_err(|err| classify(err, req.url, req))?;
+        let mut url = req.url.clone();
+        let mut visited = vec![url.clone()];
+        let mut all_permanent = true;
+        let response = loop {
+            let response = self
+                .client
+                .get(url.clone())
+                .timeout(req.timeout)
+                .headers(request_headers(req))
+                .send()
+                .await
+                .map_err(|err| classify(err, &url, req))?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let next = redirect_target(&response, &url)?;
+            if visited.contains(&next) {
+                return Err(FetchError::RedirectLoop {
+                    url: redacted(&next),
+                });
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects {
+                    url: redacted(req.url),
+                    max: MAX_REDIRECTS,
+                });
+            }
+            all_permanent &= matches!(status.as_u16(), 301 | 308);
+            visited.push(next.clone());
+            url = next;
+        };
+        let hints = Hints {
+            moved_to: (visited.len() > 1 && all_permanent).then(|| url.clone()),
+            fresh_for: freshness(response.headers()),
+        };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             let fresh = Validators::from_headers(response.headers());
             return Ok(FetchOutcome::NotModified {
                 validators: req.validators.refreshed_by(fresh),
+                hints,
             });
         }
         if !status.is_success() {
@@ -227,8 +271,65 @@ impl Fetcher {
             content_type,
             body,
             validators,
+            hints,
         }))
     }
+}
+
+fn redirect_target(response: &Response, from: &Url) -> Result<Url, FetchError> {
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let bad = |location: String| FetchError::BadRedirect {
+        url: redacted(from),
+        location,
+    };
+    let Some(location) = location else {
+        return Err(status_error(response));
+    };
+    match from.join(location.trim()) {
+        Ok(next) if matches!(next.scheme(), "http" | "https") => Ok(next),
+        _ => Err(bad(location)),
+    }
+}
+
+/// How long the response says it stays fresh: `max-age` wins over `Expires`.
+fn freshness(headers: &HeaderMap) -> Option<Duration> {
+    let cache_control = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|directive| {
+            let (name, value) = directive.trim().split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        });
+    if let Some(seconds) = cache_control {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+    };
+    let expires = date(header::EXPIRES)?;
+    let now = date(header::DATE).unwrap_or_else(std::time::SystemTime::now);
+    expires.duration_since(now).ok()
+}
+
+/// Parses a `Retry-After` value: delay seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn request_headers(req: &FetchRequest<'_>) -> HeaderMap {
@@ -300,15 +401,6 @@ fn status_error(response: &Response) -> FetchError {
 
 fn classify(err: reqwest::Error, url: &Url, req: &FetchRequest<'_>) -> FetchError {
     let shown = redacted(err.url().unwrap_or(url));
-    if let Some(stop) = find_source::<RedirectStop>(&err) {
-        return match stop {
-            RedirectStop::Loop(at) => FetchError::RedirectLoop { url: redacted(at) },
-            RedirectStop::TooMany => FetchError::TooManyRedirects {
-                url: redacted(req.url),
-                max: MAX_REDIRECTS,
-            },
-        };
-    }
     if err.is_timeout() {
         FetchError::Timeout {
             url: redacted(req.url),
@@ -332,50 +424,6 @@ fn classify(err: reqwest::Error, url: &Url, req: &FetchRequest<'_>) -> FetchErro
     }
 }
 
-fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut current = Some(err);
-    while let Some(cause) = current {
-        if let Some(found) = cause.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = cause.source();
-    }
-    None
-}
-
-/// Why the redirect policy refused to go on; recovered from reqwest's error
-/// chain to give each case its own message.
-#[derive(Debug)]
-enum RedirectStop {
-    Loop(Url),
-    TooMany,
-}
-
-impl fmt::Display for RedirectStop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RedirectStop::Loop(url) => write!(f, "redirect loop at {}", redacted(url)),
-            RedirectStop::TooMany => write!(f, "more than {MAX_REDIRECTS} redirects"),
-        }
-    }
-}
-
-impl StdError for RedirectStop {}
-
-fn redirect_policy() -> redirect::Policy {
-    redirect::Policy::custom(|attempt| {
-        // `previous` holds the original URL plus every hop already taken.
-        if attempt.previous().contains(attempt.url()) {
-            let at = attempt.url().clone();
-            attempt.error(RedirectStop::Loop(at))
-        } else if attempt.previous().len() > MAX_REDIRECTS {
-            attempt.error(RedirectStop::TooMany)
-        } else {
-            attempt.follow()
-        }
-    })
-}
-
 async fn fetch_file(req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
     let path = req
         .url
@@ -392,6 +440,7 @@ async fn fetch_file(req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> 
     if req.validators.etag.as_deref() == Some(etag.as_slice()) {
         return Ok(FetchOutcome::NotModified {
             validators: req.validators.clone(),
+            hints: Hints::default(),
         });
     }
     let too_large = || FetchError::TooLarge {
@@ -420,6 +469,7 @@ async fn fetch_file(req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> 
             etag: Some(etag),
             last_modified: None,
         },
+        hints: Hints::default(),
     }))
 }
 

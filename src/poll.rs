@@ -6,12 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use tracing::{info, instrument, warn};
+use url::Url;
 
 use crate::config::{Config, SourceConfig, SourceKind};
 use crate::deliver::{self, Router};
 use crate::detect::{self, Rules};
 use crate::event::{Draft, EventKind, SourceRef};
-use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
+use crate::polite;
 use crate::source::{self, Document};
 use crate::store::{NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
 
@@ -30,6 +32,10 @@ pub struct Poller {
 pub struct PollReport {
     pub source: String,
     pub result: Result<Summary, String>,
+    /// No poll of this source before then (Retry-After, backoff, cache hints).
+    pub not_before: Option<DateTime<Utc>>,
+    /// No request to this source's host before then (a 429 with Retry-After).
+    pub host_not_before: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,14 +111,17 @@ pub async fn poll(
     source: &Arc<SourceConfig>,
     next_due: Option<DateTime<Utc>>,
 ) -> PollReport {
-    let report = |result| PollReport {
-        source: source.name.clone(),
-        result,
-    };
     let (name, url) = (source.name.clone(), source.url.to_string());
     let state = match blocking(&poller.store, move |s| s.source_state(&name, &url)).await {
         Ok(state) => state,
-        Err(e) => return report(Err(e)),
+        Err(e) => {
+            return PollReport {
+                source: source.name.clone(),
+                result: Err(e),
+                not_before: None,
+                host_not_before: None,
+            };
+        }
     };
     let step = Step {
         poller,
@@ -123,27 +132,37 @@ pub async fn poll(
         now: Utc::now(),
         next_due,
     };
-    let result = match step.fetch_and_read().await {
-        Ok(Read::Document(doc, validators)) => step.record_document(doc, validators).await,
-        Ok(Read::NotModified(validators)) => step.record_not_modified(validators).await,
-        Err(Failure { error, validators }) => step.record_failure(error, validators).await,
+    let mut report = match step.fetch_and_read().await {
+        Ok(Read::Document(doc, validators, hints)) => {
+            step.record_document(doc, validators, &hints).await
+        }
+        Ok(Read::NotModified(validators, hints)) => {
+            step.record_not_modified(validators, &hints).await
+        }
+        Err(failure) => step.record_failure(failure).await,
     };
-    match &result {
+    match &report.result {
         Ok(s) if s.events > 0 => info!(events = s.events, "changes recorded"),
         Ok(_) => {}
         Err(e) => warn!("poll failed: {e}"),
     }
-    report(result)
+    report.source = source.name.clone();
+    report
+}
+
+fn minutes(m: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(m) * 60)
 }
 
 enum Read {
-    NotModified(Validators),
-    Document(Document, Validators),
+    NotModified(Validators, Hints),
+    Document(Document, Validators, Hints),
 }
 
 struct Failure {
     error: String,
-    validators: Option<Validators>,
+    status: Option<u16>,
+    retry_after: Option<String>,
 }
 
 struct Step<'a> {
@@ -160,21 +179,29 @@ impl Step<'_> {
     async fn fetch_and_read(&self) -> Result<Read, Failure> {
         let fail = |error: String| Failure {
             error,
-            validators: None,
+            status: None,
+            retry_after: None,
         };
+        let url = self.url();
         let request = FetchRequest {
-            url: &self.source.url,
+            url: &url,
             validators: &self.state.validators,
             timeout: self.source.timeout,
             max_body: self.source.max_body,
             accept: FEED_ACCEPT,
         };
         let fetched = match self.poller.fetcher.fetch(&request).await {
-            Ok(FetchOutcome::NotModified { validators }) => {
-                return Ok(Read::NotModified(validators));
+            Ok(FetchOutcome::NotModified { validators, hints }) => {
+                return Ok(Read::NotModified(validators, hints));
             }
             Ok(FetchOutcome::Fetched(f)) => f,
-            Err(e) => return Err(fail(error_chain(&e))),
+            Err(e) => {
+                return Err(Failure {
+                    error: error_chain(&e),
+                    status: e.status(),
+                    retry_after: e.retry_after().map(str::to_string),
+                });
+            }
         };
         if self.source.kind == Some(SourceKind::Page) {
             return Err(fail(
@@ -187,7 +214,39 @@ impl Step<'_> {
             .await
             .map_err(|e| fail(format!("the feed reader failed: {e}")))?
             .map_err(|e| fail(error_chain(&e)))?;
-        Ok(Read::Document(doc, fetched.validators))
+        Ok(Read::Document(doc, fetched.validators, fetched.hints))
+    }
+
+    /// The configured address, or where a confirmed permanent move leads.
+    fn url(&self) -> Url {
+        self.state
+            .effective_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .unwrap_or_else(|| self.source.url.clone())
+    }
+
+    /// Applies a "not before" to both the stored next poll and the report.
+    fn postpone(&self, rec: &mut PollRecord, not_before: Option<DateTime<Utc>>) {
+        if let Some(t) = not_before {
+            rec.next_due = Some(rec.next_due.map_or(t, |due| due.max(t)));
+        }
+    }
+
+    /// When cache hints ask for a longer wait than the interval.
+    fn lengthened(&self, hint: Option<std::time::Duration>) -> Option<DateTime<Utc>> {
+        let base = self.source.schedule.nominal_interval();
+        polite::lengthened(base, hint).map(|d| self.now + d)
+    }
+
+    /// Counts permanent redirects to the same place; the third in a row relinks.
+    fn track_move(&self, rec: &mut PollRecord, hints: &Hints) {
+        let (moved, relink) = polite::track_move(&self.state.moved, hints.moved_to.as_ref());
+        if let Some(url) = &relink {
+            info!(to = %url, "source moved permanently; polling the new address from now on");
+        }
+        rec.moved = Some(moved);
+        rec.relink = relink;
     }
 
     fn source_ref(&self) -> SourceRef {
@@ -231,6 +290,17 @@ impl Step<'_> {
             events: Vec::new(),
             failing: false,
             next_due: self.next_due,
+            moved: None,
+            relink: None,
+        }
+    }
+
+    fn report(&self, result: Result<Summary, String>) -> PollReport {
+        PollReport {
+            source: self.source.name.clone(),
+            result,
+            not_before: None,
+            host_not_before: None,
         }
     }
 
@@ -238,13 +308,18 @@ impl Step<'_> {
         &self,
         doc: Document,
         validators: Validators,
-    ) -> Result<Summary, String> {
+        hints: &Hints,
+    ) -> PollReport {
         let source_id = self.state.id;
         let keys: Vec<String> = doc.items.iter().map(|i| i.key.clone()).collect();
-        let held = blocking(&self.poller.store, move |s| {
+        let held = match blocking(&self.poller.store, move |s| {
             s.held_items(source_id, keys.iter().map(String::as_str))
         })
-        .await?;
+        .await
+        {
+            Ok(held) => held,
+            Err(e) => return self.report(Err(e)),
+        };
         let quiet = !self.state.baselined && !self.config.settings.alert_on_first_poll;
         let rules = Rules {
             compare: &self.source.compare,
@@ -257,6 +332,7 @@ impl Step<'_> {
         drafts.extend(detection.drafts);
         let mut rec = self.record(Outcome::Ok);
         rec.validators = Some(validators);
+        self.track_move(&mut rec, hints);
         rec.kind = Some(SourceKind::Feed.as_str().to_string());
         rec.events = self.events(drafts);
         let summary = Summary {
@@ -272,40 +348,61 @@ impl Step<'_> {
         };
         rec.writes = detection.writes;
         rec.gone = detection.gone;
-        self.commit(rec).await?;
-        Ok(summary)
+        let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
+        let not_before = self.lengthened(hint);
+        self.postpone(&mut rec, not_before);
+        let mut report = self.report(self.commit(rec).await.map(|()| summary));
+        report.not_before = not_before;
+        report
     }
 
-    async fn record_not_modified(&self, validators: Validators) -> Result<Summary, String> {
+    async fn record_not_modified(&self, validators: Validators, hints: &Hints) -> PollReport {
         let mut rec = self.record(Outcome::NotModified);
         rec.validators = Some(validators);
+        self.track_move(&mut rec, hints);
         rec.events = self.events(self.recovered());
-        let events = rec.events.len();
-        self.commit(rec).await?;
-        Ok(Summary {
+        let summary = Summary {
             not_modified: true,
-            events,
+            events: rec.events.len(),
             ..Summary::default()
-        })
+        };
+        let not_before = self.lengthened(hints.fresh_for);
+        self.postpone(&mut rec, not_before);
+        let mut report = self.report(self.commit(rec).await.map(|()| summary));
+        report.not_before = not_before;
+        report
     }
 
-    async fn record_failure(
-        &self,
-        error: String,
-        validators: Option<Validators>,
-    ) -> Result<Summary, String> {
+    /// Records a failure, raising `source.failing` once, and works out how
+    /// long to leave the source (and, after a 429, its host) alone.
+    async fn record_failure(&self, failure: Failure) -> PollReport {
         let failures = self.state.consecutive_failures + 1;
         let failing = self.state.failing || failures >= self.config.settings.fail_after;
-        let mut rec = self.record(Outcome::Failed(error.clone()));
-        rec.validators = validators;
+        let retry = failure
+            .retry_after
+            .as_deref()
+            .filter(|_| matches!(failure.status, Some(429 | 503)))
+            .and_then(|v| polite::retry_delay(v, std::time::SystemTime::now()));
+        let base = self.source.schedule.nominal_interval();
+        let not_before = self.now + polite::backoff(base, failures).max(retry.unwrap_or_default());
+        let mut rec = self.record(Outcome::Failed(failure.error.clone()));
         rec.failing = failing;
+        self.postpone(&mut rec, Some(not_before));
         if failing && !self.state.failing {
             let mut draft = Draft::new(EventKind::SourceFailing);
-            draft.error = Some(error.clone());
+            draft.error = Some(failure.error.clone());
             rec.events = self.events(vec![draft]);
         }
-        self.commit(rec).await?;
-        Err(error)
+        let committed = self.commit(rec).await;
+        let mut report = self.report(Err(match committed {
+            Ok(()) => failure.error,
+            Err(e) => format!("{}; and it could not be recorded: {e}", failure.error),
+        }));
+        report.not_before = Some(not_before);
+        if failure.status == Some(429) {
+            report.host_not_before = retry.map(|r| self.now + r);
+        }
+        report
     }
 
     async fn commit(&self, rec: PollRecord) -> Result<(), String> {

@@ -33,7 +33,11 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
         .collect();
     let poller = poller(&config)?;
     let router = Router::new(&config);
-    let limits = Limits::new(config.settings.concurrency, config.settings.per_host);
+    let limits = Limits::new(
+        config.settings.concurrency,
+        config.settings.per_host,
+        config.settings.host_spacing,
+    );
     let reports = runtime()?.block_on(async {
         futures_util::stream::iter(sources)
             .map(|source| {

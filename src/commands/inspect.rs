@@ -40,7 +40,14 @@ pub fn sources(cli: &Cli) -> Result<Status, AppError> {
             row.and_then(|r| r.next_due.clone())
                 .unwrap_or_else(|| "-".into()),
         ]);
-        errors.push(row.and_then(|r| r.last_error.clone()));
+        let moved = row
+            .and_then(|r| r.effective_url.as_ref())
+            .map(|u| format!("moved permanently to {u}"));
+        let notes: Vec<String> = moved
+            .into_iter()
+            .chain(row.and_then(|r| r.last_error.clone()))
+            .collect();
+        errors.push((!notes.is_empty()).then(|| notes.join("; ")));
     }
     let widths: Vec<usize> = (0..7)
         .map(|c| {

@@ -22,17 +22,19 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_BODY: u64 = 15 << 20;
 const DEFAULT_CONCURRENCY: usize = 16;
 const DEFAULT_PER_HOST: usize = 2;
+const DEFAULT_HOST_SPACING: Duration = Duration::from_secs(1);
 const DEFAULT_FAIL_AFTER: u32 = 3;
 const DEFAULT_DATABASE: &str = "feedwatch.db";
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
-const SETTINGS_KEYS: [&str; 11] = [
+const SETTINGS_KEYS: [&str; 12] = [
     "database",
     "interval",
     "timeout",
     "max_body",
     "concurrency",
     "per_host",
+    "host_spacing",
     "user_agent",
     "alert_on_first_poll",
     "allow_private_links",
@@ -300,6 +302,9 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         max_body: ck.size(t, "max_body").unwrap_or(DEFAULT_MAX_BODY),
         concurrency: ck.int(t, "concurrency", 1).unwrap_or(DEFAULT_CONCURRENCY),
         per_host: ck.int(t, "per_host", 1).unwrap_or(DEFAULT_PER_HOST),
+        host_spacing: ck
+            .duration(t, "host_spacing")
+            .unwrap_or(DEFAULT_HOST_SPACING),
         user_agent: user_agent(ck, t),
         alert_on_first_poll: ck.bool(t, "alert_on_first_poll").unwrap_or(false),
         allow_private_links: ck.bool(t, "allow_private_links").unwrap_or(false),

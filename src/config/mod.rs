@@ -38,6 +38,8 @@ pub struct Settings {
     pub max_body: u64,
     pub concurrency: usize,
     pub per_host: usize,
+    /// Least time between two request starts to one remote host.
+    pub host_spacing: Duration,
     pub user_agent: String,
     pub alert_on_first_poll: bool,
     pub allow_private_links: bool,

@@ -198,7 +198,8 @@ async fn validators_are_echoed_byte_for_byte_and_a_304_refreshes_them() {
     assert_eq!(
         second.expect("fetch"),
         FetchOutcome::NotModified {
-            validators: expected
+            validators: expected,
+            hints: Hints::default()
         }
     );
     let seen = &server.requests()[1];
@@ -221,7 +222,13 @@ async fn a_bare_304_keeps_the_stored_validators_and_bad_ones_are_not_sent() {
         .await
         .expect("fetch");
     let validators = stored.clone();
-    assert_eq!(outcome, FetchOutcome::NotModified { validators });
+    assert_eq!(
+        outcome,
+        FetchOutcome::NotModified {
+            validators,
+            hints: Hints::default()
+        }
+    );
     assert_eq!(server.requests()[0].header("if-modified-since"), None);
 }
 
@@ -404,7 +411,13 @@ async fn files_are_read_with_a_synthetic_etag_and_limit() {
         .await
         .expect("fetch");
     let validators = first.validators.clone();
-    assert_eq!(again, FetchOutcome::NotModified { validators });
+    assert_eq!(
+        again,
+        FetchOutcome::NotModified {
+            validators,
+            hints: Hints::default()
+        }
+    );
 
     let mut req = request(&url, &NO_VALIDATORS);
     req.max_body = 5;
@@ -441,4 +454,34 @@ async fn a_refused_connection_and_an_odd_scheme_are_clear_errors() {
         matches!(err, FetchError::UnsupportedScheme { .. }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_chain_of_permanent_redirects_reports_the_new_address() {
+    let server = Server::start(|req| match req.path.as_str() {
+        "/old" => Reply::empty("301 Moved Permanently").with("Location", "/older"),
+        "/older" => Reply::empty("308 Permanent Redirect").with("Location", "/new"),
+        "/temp" => Reply::redirect("/new"),
+        "/new" => Reply::ok(b"<rss/>").with("Cache-Control", "public, max-age=3600"),
+        _ => Reply::empty("404 Not Found"),
+    });
+    let moved = fetched(get(&server.url("/old")).await);
+    assert_eq!(moved.hints.moved_to, Some(server.url("/new")));
+    assert_eq!(moved.hints.fresh_for, Some(Duration::from_secs(3600)));
+    let temporary = fetched(get(&server.url("/temp")).await);
+    assert_eq!(temporary.final_url, server.url("/new"));
+    assert_eq!(temporary.hints.moved_to, None, "a 302 never relinks");
+    let direct = fetched(get(&server.url("/new")).await);
+    assert_eq!(direct.hints.moved_to, None);
+}
+
+#[tokio::test]
+async fn expires_is_read_relative_to_the_server_date() {
+    let server = Server::start(|_| {
+        Reply::ok(b"<rss/>")
+            .with("Date", "Mon, 23 Nov 2026 18:00:00 GMT")
+            .with("Expires", "Mon, 23 Nov 2026 20:00:00 GMT")
+    });
+    let got = fetched(get(&server.url("/feed")).await);
+    assert_eq!(got.hints.fresh_for, Some(Duration::from_secs(7200)));
 }

@@ -12,10 +12,13 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use events::{DeliveryRow, EventRow, NewEvent};
 pub use items::{ItemRow, VersionRow};
-pub use sources::{Outcome, PollRecord, SourceRow, SourceState};
+pub use sources::{Moved, Outcome, PollRecord, SourceRow, SourceState};
 
 /// Migrations in order; `user_version` counts how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_relink.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -18,6 +18,16 @@ pub struct SourceState {
     pub consecutive_failures: u32,
     pub failing: bool,
     pub next_due: Option<DateTime<Utc>>,
+    /// The address polled instead of the configured one, after a confirmed move.
+    pub effective_url: Option<String>,
+    pub moved: Moved,
+}
+
+/// A run of permanent redirects to the same place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Moved {
+    pub to: Option<String>,
+    pub seen: u32,
 }
 
 /// How a poll ended, as shown by `sources`.
@@ -52,6 +62,10 @@ pub struct PollRecord {
     pub events: Vec<events::NewEvent>,
     pub failing: bool,
     pub next_due: Option<DateTime<Utc>>,
+    /// `None` leaves the redirect run as it is.
+    pub moved: Option<Moved>,
+    /// A new effective address, once a move is confirmed.
+    pub relink: Option<String>,
 }
 
 /// One line of `sources`.
@@ -67,6 +81,7 @@ pub struct SourceRow {
     pub next_due: Option<String>,
     pub items_held: u64,
     pub polls: u64,
+    pub effective_url: Option<String>,
 }
 
 fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
@@ -79,11 +94,14 @@ impl Store {
     pub fn source_state(&mut self, name: &str, url: &str) -> Result<SourceState> {
         self.conn.execute(
             "INSERT INTO source (name, url) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET url = excluded.url WHERE url <> excluded.url",
+             ON CONFLICT(name) DO UPDATE SET url = excluded.url, effective_url = NULL,
+                                             moved_to = NULL, moved_seen = 0
+             WHERE url <> excluded.url",
             params![name, url],
         )?;
         let state = self.conn.query_row(
-            "SELECT id, etag, last_modified, kind, baselined, consecutive_failures, failing, next_due
+            "SELECT id, etag, last_modified, kind, baselined, consecutive_failures, failing, next_due,
+                    effective_url, moved_to, moved_seen
              FROM source WHERE name = ?1",
             [name],
             |r| {
@@ -98,6 +116,11 @@ impl Store {
                     consecutive_failures: r.get(5)?,
                     failing: r.get(6)?,
                     next_due: parse_time(r.get(7)?),
+                    effective_url: r.get(8)?,
+                    moved: Moved {
+                        to: r.get(9)?,
+                        seen: r.get(10)?,
+                    },
                 })
             },
         )?;
@@ -136,7 +159,7 @@ impl Store {
     pub fn list_sources(&self) -> Result<Vec<SourceRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT s.name, s.url, s.kind, s.last_poll, s.last_outcome, s.last_error,
-                    s.consecutive_failures, s.next_due, s.polls,
+                    s.consecutive_failures, s.next_due, s.polls, s.effective_url,
                     (SELECT COUNT(*) FROM item i WHERE i.source_id = s.id AND i.present = 1)
              FROM source s ORDER BY s.name",
         )?;
@@ -151,7 +174,8 @@ impl Store {
                 consecutive_failures: r.get(6)?,
                 next_due: r.get(7)?,
                 polls: r.get(8)?,
-                items_held: r.get(9)?,
+                effective_url: r.get(9)?,
+                items_held: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -200,6 +224,18 @@ fn update_source(tx: &Transaction, rec: &PollRecord) -> Result<()> {
             rec.kind,
         ],
     )?;
+    if let Some(moved) = &rec.moved {
+        tx.execute(
+            "UPDATE source SET moved_to = ?2, moved_seen = ?3 WHERE id = ?1",
+            params![rec.source.0, moved.to, moved.seen],
+        )?;
+    }
+    if let Some(url) = &rec.relink {
+        tx.execute(
+            "UPDATE source SET effective_url = ?2 WHERE id = ?1",
+            params![rec.source.0, url],
+        )?;
+    }
     if let Some(v) = &rec.validators {
         tx.execute(
             "UPDATE source SET etag = ?2, last_modified = ?3 WHERE id = ?1",
