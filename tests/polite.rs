@@ -1,0 +1,166 @@
+//! Being a good citizen, seen from the server: permanent moves relink the
+//! source after three polls, Retry-After and cache hints push the next poll
+//! back, and validators are always sent once the server gave them.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::*;
+
+fn watch(server: &TestServer, path: &str) -> Feedwatch {
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
+         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"15m\"\n",
+        server.url(path)
+    ));
+    fw
+}
+
+/// The NEXT POLL column of `sources` for the one source.
+fn next_poll(fw: &Feedwatch) -> DateTime<Utc> {
+    let out = fw.run(&["sources"]);
+    out.assert_code(0);
+    let lines = out.lines();
+    let column = lines
+        .first()
+        .and_then(|header| header.find("NEXT POLL"))
+        .unwrap_or_else(|| panic!("no NEXT POLL column in:\n{}", out.stdout));
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("news "))
+        .unwrap_or_else(|| panic!("no line for the source in:\n{}", out.stdout));
+    let next: String = line
+        .chars()
+        .skip(column)
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    DateTime::parse_from_rfc3339(&next)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|e| panic!("next poll {next:?} in {line:?}: {e}"))
+}
+
+/// Whole minutes from `before` to the next poll, allowing for the stored
+/// time's whole seconds.
+fn minutes_until_next(fw: &Feedwatch, before: DateTime<Utc>) -> i64 {
+    ((next_poll(fw) - before).num_seconds() + 30) / 60
+}
+
+#[test]
+fn a_permanent_move_seen_three_times_relinks_the_source() {
+    let server = TestServer::start();
+    server.set(
+        "/old.xml",
+        Response::new(301).header("Location", "/new.xml"),
+    );
+    server.set("/new.xml", Response::rss(clean_feed()));
+    let fw = watch(&server, "/old.xml");
+    for _ in 0..3 {
+        fw.run(&["check"]).assert_code(0);
+    }
+    assert_eq!(server.hits("/old.xml"), 3);
+    let sources = fw.run(&["sources"]);
+    assert!(
+        sources
+            .stdout
+            .contains(&format!("moved permanently to {}", server.url("/new.xml"))),
+        "{}",
+        sources.stdout
+    );
+    fw.run(&["check"]).assert_code(0);
+    assert_eq!(
+        server.hits("/old.xml"),
+        3,
+        "the old address is no longer asked"
+    );
+    assert_eq!(server.hits("/new.xml"), 4);
+    assert_eq!(server.requests("/new.xml")[3].status, 304);
+}
+
+#[test]
+fn a_temporary_redirect_never_relinks() {
+    let server = TestServer::start();
+    server.set("/feed", Response::new(302).header("Location", "/today.xml"));
+    server.set("/today.xml", Response::rss(clean_feed()));
+    let fw = watch(&server, "/feed");
+    for _ in 0..4 {
+        fw.run(&["check"]).assert_code(0);
+    }
+    assert_eq!(server.hits("/feed"), 4);
+    assert!(!fw.run(&["sources"]).stdout.contains("moved"));
+}
+
+#[test]
+fn retry_after_on_a_503_postpones_the_source() {
+    let server = TestServer::start();
+    server.set("/feed", Response::new(503).header("Retry-After", "7200"));
+    let fw = watch(&server, "/feed");
+    let before = Utc::now();
+    fw.run(&["check"]).assert_code(1);
+    let next = next_poll(&fw);
+    assert!(
+        next >= before + chrono::Duration::seconds(7190),
+        "next poll {next} is sooner than Retry-After asked"
+    );
+}
+
+#[test]
+fn failures_back_off_exponentially_and_reset_on_success() {
+    let server = TestServer::start();
+    server.set("/feed", Response::new(500));
+    let fw = watch(&server, "/feed");
+    let mut gaps = Vec::new();
+    for _ in 0..3 {
+        let before = Utc::now();
+        fw.run(&["check"]).assert_code(1);
+        gaps.push(minutes_until_next(&fw, before));
+    }
+    assert_eq!(gaps, [15, 30, 60], "15m interval doubled per failure");
+    server.set("/feed", Response::rss(clean_feed()));
+    let before = Utc::now();
+    fw.run(&["check"]).assert_code(0);
+    assert_eq!(minutes_until_next(&fw, before), 15);
+}
+
+#[test]
+fn cache_max_age_lengthens_but_never_shortens_the_interval() {
+    let server = TestServer::start();
+    server.set(
+        "/long",
+        Response::rss(clean_feed()).header("Cache-Control", "max-age=7200"),
+    );
+    let fw = watch(&server, "/long");
+    let before = Utc::now();
+    fw.run(&["check"]).assert_code(0);
+    assert_eq!(minutes_until_next(&fw, before), 120);
+
+    server.set(
+        "/long",
+        Response::rss(clean_feed()).header("Cache-Control", "max-age=60"),
+    );
+    let before = Utc::now();
+    fw.run(&["check"]).assert_code(0);
+    assert_eq!(minutes_until_next(&fw, before), 15);
+}
+
+#[test]
+fn every_request_after_the_first_carries_validators_and_no_cookie() {
+    let server = TestServer::start();
+    server.set(
+        "/feed",
+        Response::rss(clean_feed()).header("Set-Cookie", "session=abc"),
+    );
+    let fw = watch(&server, "/feed");
+    for _ in 0..3 {
+        fw.run(&["check"]).assert_code(0);
+    }
+    let requests = server.requests("/feed");
+    assert_eq!(requests.len(), 3);
+    for r in &requests[1..] {
+        assert!(r.header("if-none-match").is_some(), "{:?}", r.headers);
+        assert!(r.header("cookie").is_none());
+        assert!(r.header("referer").is_none());
+    }
+    let agent = requests[0].header("user-agent").unwrap_or_default();
+    assert!(agent.starts_with("feedwatch/"), "{agent}");
+}
