@@ -19,6 +19,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// `log_format = "json"` in the configuration; an unreadable file is
+/// reported by the command itself, in plain text.
+fn wants_json_logs(cli: &Cli) -> bool {
+    feedwatch::config::load(&cli.config_path())
+        .is_ok_and(|c| c.settings.log_format == feedwatch::config::LogFormat::Json)
+}
+
 /// Plain lines on stderr; no timestamps under journald, which adds its own.
 fn init_logging(cli: &Cli) {
     let default = format!("warn,feedwatch={}", cli.log_filter());
@@ -30,7 +37,9 @@ fn init_logging(cli: &Cli) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
+    if wants_json_logs(cli) {
+        builder.json().init();
+    } else if std::env::var_os("JOURNAL_STREAM").is_some() {
         builder.without_time().with_ansi(false).init();
     } else {
         builder.init();
