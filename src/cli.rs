@@ -41,6 +41,33 @@ pub enum Command {
     Sources,
     /// The items held for a source, or the versions of one item
     History(HistoryArgs),
+    /// The outbox: pending, delivered and dead deliveries
+    Deliveries(DeliveriesArgs),
+    /// Queue deliveries again: one event's, or every dead one
+    Redeliver(RedeliverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    /// Only deliveries that failed (dead, or pending after a failed attempt)
+    #[arg(long)]
+    pub failed: bool,
+    /// Only this sink's deliveries
+    #[arg(long, value_name = "SINK")]
+    pub sink: Option<String>,
+    /// At most this many lines, newest first
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["id", "all_failed"]))]
+pub struct RedeliverArgs {
+    /// An event id (evt_…), as shown by `deliveries`
+    pub id: Option<String>,
+    /// Every dead delivery
+    #[arg(long)]
+    pub all_failed: bool,
 }
 
 #[derive(Debug, Args)]

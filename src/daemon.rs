@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config, SourceConfig};
-use crate::deliver::{self, Router};
+use crate::deliver::{self, Router, outbox};
 use crate::fetch::{FetchError, Fetcher};
 use crate::polite::{self, Limits};
 use crate::poll::{self, Poller, error_chain};
@@ -79,6 +79,8 @@ struct Daemon {
     wake: Arc<Notify>,
     tracker: TaskTracker,
     abort: CancellationToken,
+    /// Cancels the sink workers of the current configuration.
+    workers: CancellationToken,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -91,6 +93,7 @@ pub async fn run(
     let poller = Arc::new(Poller {
         fetcher: Fetcher::new(&config.settings.user_agent).map_err(DaemonError::Http)?,
         store: Arc::new(Mutex::new(store)),
+        outbox: Arc::new(Notify::new()),
     });
     let mut daemon = Daemon {
         config_path,
@@ -102,8 +105,10 @@ pub async fn run(
         wake: Arc::new(Notify::new()),
         tracker: TaskTracker::new(),
         abort: CancellationToken::new(),
+        workers: CancellationToken::new(),
     };
     daemon.deliver_leftovers();
+    daemon.start_workers();
     daemon.schedule_all();
     daemon.serve().await
 }
@@ -120,6 +125,18 @@ impl Daemon {
             Ok(0) => {}
             Ok(n) => info!(events = n, "delivered events left from the last run"),
             Err(e) => warn!("cannot deliver queued events: {}", error_chain(&e)),
+        }
+    }
+
+    /// One delivery task per webhook sink; a hung receiver holds up only its own.
+    fn start_workers(&mut self) {
+        self.workers = CancellationToken::new();
+        for sink in outbox::webhook_sinks(&self.current.config) {
+            let store = Arc::clone(&self.poller.store);
+            let wake = Arc::clone(&self.poller.outbox);
+            let cancel = self.workers.clone();
+            self.tracker
+                .spawn(outbox::run_worker(sink, store, wake, cancel));
         }
     }
 
@@ -255,6 +272,11 @@ impl Daemon {
             added, removed, changed, "configuration reloaded"
         );
         self.deliver_leftovers();
+        self.workers.cancel();
+        if let Err(e) = poll::lock(&self.poller.store).enable_sinks() {
+            warn!("cannot re-enable sinks: {}", error_chain(&e));
+        }
+        self.start_workers();
         self.wake.notify_one();
     }
 
@@ -290,6 +312,7 @@ impl Daemon {
 
     /// Lets in-flight polls finish within the grace period, then abandons them.
     async fn shutdown(&self) {
+        self.workers.cancel();
         self.tracker.close();
         if tokio::time::timeout(GRACE, self.tracker.wait())
             .await

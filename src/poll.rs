@@ -25,6 +25,8 @@ pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, applic
 pub struct Poller {
     pub fetcher: Fetcher,
     pub store: Arc<Mutex<Store>>,
+    /// Woken after every commit, so sink workers send new events at once.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 /// How a poll went, for the caller's summary and exit code.
@@ -91,7 +93,7 @@ pub(crate) fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
 }
 
 /// Runs store work on the blocking pool so async tasks never wait on SQLite.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
     work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, String> {

@@ -7,9 +7,10 @@ use futures_util::StreamExt;
 
 use super::{AppError, Status, emit, load_config, poller, runtime};
 use crate::cli::Cli;
-use crate::deliver::Router;
+use crate::config::Config;
+use crate::deliver::{Router, outbox};
 use crate::polite::Limits;
-use crate::poll;
+use crate::poll::{self, Poller};
 
 pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
     let config = Arc::new(load_config(cli)?);
@@ -38,8 +39,8 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
         config.settings.per_host,
         config.settings.host_spacing,
     );
-    let reports = runtime()?.block_on(async {
-        futures_util::stream::iter(sources)
+    let (reports, undelivered) = runtime()?.block_on(async {
+        let reports = futures_util::stream::iter(sources)
             .map(|source| {
                 let (poller, router, limits, config) = (&poller, &router, &limits, &config);
                 async move {
@@ -50,16 +51,42 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
             })
             .buffer_unordered(config.settings.concurrency.max(1))
             .collect::<Vec<_>>()
-            .await
+            .await;
+        (reports, deliver_webhooks(&config, &poller).await)
     });
     let mut reports = reports;
     reports.sort_by(|a, b| a.source.cmp(&b.source));
     for report in &reports {
         emit(&report.to_string())?;
     }
-    Ok(if reports.iter().any(|r| r.result.is_err()) {
-        1
-    } else {
-        0
-    })
+    let failed = reports.iter().any(|r| r.result.is_err()) || undelivered;
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Sends what is due to each webhook sink once; true when something is left
+/// queued or failed (it is retried by the daemon or the next `check`).
+async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
+    let mut left = false;
+    for sink in outbox::webhook_sinks(config) {
+        match outbox::drain_once(&sink, &poller.store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sink = %sink.name, delivered = n, "webhook deliveries sent"),
+            Err(e) => {
+                tracing::error!(sink = %sink.name, "outbox error: {e}");
+                left = true;
+            }
+        }
+        let waiting = poll::lock(&poller.store)
+            .next_pending(&sink.name)
+            .map(|d| d.is_some())
+            .unwrap_or(true);
+        if waiting {
+            tracing::warn!(
+                sink = %sink.name,
+                "some events are still queued for this sink; see `feedwatch deliveries`"
+            );
+            left = true;
+        }
+    }
+    left
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod inspect;
+mod outbox;
 mod try_source;
 
 use std::io::{self, Write};
@@ -83,6 +84,8 @@ pub fn run(cli: &Cli) -> Result<Status, AppError> {
         Command::Test(args) => try_source::test(cli, &args.target, args.json),
         Command::Sources => inspect::sources(cli),
         Command::History(args) => inspect::history(cli, &args.source, args.item.as_deref()),
+        Command::Deliveries(args) => outbox::deliveries(cli, args),
+        Command::Redeliver(args) => outbox::redeliver(cli, args),
     }
 }
 
@@ -119,6 +122,7 @@ pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
     Ok(Poller {
         fetcher: Fetcher::new(&config.settings.user_agent).map_err(AppError::Http)?,
         store: Arc::new(Mutex::new(open_store(&config.settings.database)?)),
+        outbox: Arc::new(tokio::sync::Notify::new()),
     })
 }
 

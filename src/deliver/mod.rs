@@ -1,6 +1,8 @@
 //! Delivery: which sinks an event goes to, and draining the outbox to them.
 
 pub mod log;
+pub mod outbox;
+pub mod webhook;
 
 use std::collections::HashMap;
 

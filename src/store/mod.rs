@@ -3,6 +3,7 @@
 
 mod events;
 mod items;
+mod outbox;
 mod sources;
 
 use std::path::Path;
@@ -12,12 +13,14 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use events::{DeliveryRow, EventRow, NewEvent};
 pub use items::{ItemRow, VersionRow};
+pub use outbox::{DeliveryListing, DueDelivery};
 pub use sources::{Moved, Outcome, PollRecord, SourceRow, SourceState};
 
 /// Migrations in order; `user_version` counts how many have run.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_relink.sql"),
+    include_str!("migrations/0003_outbox.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,56 @@
+//! `deliveries` and `redeliver`: the operator's view of the outbox.
+
+use super::{AppError, Status, emit, load_config, open_store};
+use crate::cli::{Cli, DeliveriesArgs, RedeliverArgs};
+
+pub fn deliveries(cli: &Cli, args: &DeliveriesArgs) -> Result<Status, AppError> {
+    let config = load_config(cli)?;
+    if let Some(sink) = &args.sink
+        && config.sink(sink).is_none()
+    {
+        return Err(AppError::Usage(format!(
+            "no sink named {sink:?} in {}",
+            config.path.display()
+        )));
+    }
+    let store = open_store(&config.settings.database)?;
+    let rows = store.list_deliveries(args.failed, args.sink.as_deref(), args.limit)?;
+    for row in rows {
+        let when = match row.state.as_str() {
+            "delivered" => row.delivered_at.clone().unwrap_or_default(),
+            "pending" => row
+                .next_attempt
+                .as_ref()
+                .map(|t| format!("next try {t}"))
+                .unwrap_or_else(|| "due now".into()),
+            _ => String::new(),
+        };
+        let mut line = format!(
+            "{}  {}  {}  {}  {}  attempts {}  {}",
+            row.event_id, row.sink, row.state, row.kind, row.source, row.attempts, when
+        );
+        if let Some(error) = &row.last_error {
+            line.push_str("  last error: ");
+            line.push_str(error);
+        }
+        emit(line.trim_end())?;
+    }
+    Ok(0)
+}
+
+pub fn redeliver(cli: &Cli, args: &RedeliverArgs) -> Result<Status, AppError> {
+    let config = load_config(cli)?;
+    let mut store = open_store(&config.settings.database)?;
+    let queued = store.redeliver(args.id.as_deref())?;
+    if queued == 0 {
+        if let Some(id) = &args.id {
+            return Err(AppError::Usage(format!("no deliveries for event {id:?}")));
+        }
+    }
+    emit(&format!(
+        "{queued} deliver{} queued again; a running daemon sends {} within a minute",
+        if queued == 1 { "y" } else { "ies" },
+        if queued == 1 { "it" } else { "them" }
+    ))?;
+    Ok(0)
+}

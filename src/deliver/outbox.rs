@@ -1,0 +1,180 @@
+//! Draining the outbox to webhook sinks: one worker per sink, strictly in
+//! order, retrying with backoff until the event is delivered or dead.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::webhook::{Attempt, Webhook, load_secret};
+use crate::config::{Config, SinkKind};
+use crate::poll::{blocking, error_chain};
+use crate::store::Store;
+
+/// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How often an idle worker looks for work queued by another process.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+/// A webhook sink ready to send.
+#[derive(Debug, Clone)]
+pub struct WebhookSink {
+    pub name: String,
+    pub hook: Webhook,
+    pub retry_for: Duration,
+}
+
+/// The configured webhook sinks. A sink whose secret cannot be read is left
+/// out (its events wait, queued) and the reason logged, without the secret.
+pub fn webhook_sinks(config: &Config) -> Vec<WebhookSink> {
+    let mut sinks = Vec::new();
+    for sink in &config.sinks {
+        let SinkKind::Webhook {
+            url,
+            secret,
+            timeout,
+            retry_for,
+        } = &sink.kind
+        else {
+            continue;
+        };
+        let key = match secret.as_ref().map(load_secret).transpose() {
+            Ok(loaded) => loaded.map(|(key, warning)| {
+                if let Some(w) = warning {
+                    warn!(sink = %sink.name, "{w}");
+                }
+                key
+            }),
+            Err(e) => {
+                error!(sink = %sink.name, "sink not started, its events stay queued: {}", error_chain(&e));
+                continue;
+            }
+        };
+        match Webhook::new(url.clone(), key, *timeout, &config.settings.user_agent) {
+            Ok(hook) => sinks.push(WebhookSink {
+                name: sink.name.clone(),
+                hook,
+                retry_for: *retry_for,
+            }),
+            Err(e) => error!(sink = %sink.name, "cannot set up the webhook client: {}", error_chain(&e)),
+        }
+    }
+    sinks
+}
+
+/// What one step of a worker came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Delivered,
+    /// The head of the queue failed or is not due: nothing before this time.
+    Wait(DateTime<Utc>),
+    /// Nothing queued.
+    Idle,
+    /// The receiver answered 410; nothing is sent until re-enabled.
+    Disabled,
+}
+
+/// Tries the head of the sink's queue once, if it is due.
+pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<Step, String> {
+    let name = sink.name.clone();
+    let (disabled, head) = blocking(store, move |s| Ok((s.sink_disabled(&name)?, s.next_pending(&name)?))).await?;
+    if disabled.is_some() {
+        return Ok(Step::Disabled);
+    }
+    let Some(head) = head else {
+        return Ok(Step::Idle);
+    };
+    let now = Utc::now();
+    if let Some(at) = head.next_attempt.filter(|at| *at > now) {
+        return Ok(Step::Wait(at));
+    }
+    let attempt = sink.hook.send(&head.event, now.timestamp()).await;
+    let (name, seq, id) = (sink.name.clone(), head.seq, head.event.id.clone());
+    let expired = now - head.created_at >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default();
+    let step = match attempt {
+        Attempt::Delivered => {
+            blocking(store, move |s| s.mark_delivered(&name, &[seq], Utc::now())).await?;
+            Step::Delivered
+        }
+        Attempt::Retry { error, .. } if expired => {
+            warn!(sink = %sink.name, event = %id, "giving up after the retry period: {error}");
+            blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
+            Step::Wait(now)
+        }
+        Attempt::Retry { error, after } => {
+            // The receiver's own Retry-After is honoured as given.
+            let wait = after.unwrap_or_else(|| backoff(head.attempts));
+            let next = now + wait;
+            info!(sink = %sink.name, event = %id, "delivery failed, retrying in {}: {error}", humantime::format_duration(round(wait)));
+            blocking(store, move |s| s.retry_delivery(&name, seq, &error, next)).await?;
+            Step::Wait(next)
+        }
+        Attempt::Gone(error) => {
+            warn!(sink = %sink.name, "receiver answered 410 Gone: sink disabled until `feedwatch redeliver` or a reload");
+            blocking(store, move |s| {
+                s.retry_delivery(&name, seq, &error, now)?;
+                s.disable_sink(&name, &error, now)
+            })
+            .await?;
+            Step::Disabled
+        }
+        Attempt::Rejected(error) => {
+            warn!(sink = %sink.name, event = %id, "delivery rejected, event is dead: {error}");
+            blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
+            Step::Wait(now)
+        }
+    };
+    Ok(step)
+}
+
+fn round(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs().max(1))
+}
+
+/// Exponential backoff with ±20% jitter so many senders do not retry in step.
+fn backoff(attempts: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1u32 << attempts.min(16))
+        .min(MAX_BACKOFF);
+    let jitter = rand::random_range(0.8..1.2);
+    base.mul_f64(jitter)
+}
+
+/// Sends everything that is due now, stopping at the first failure (order
+/// is kept); for `check`. Returns how many were delivered.
+pub async fn drain_once(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<usize, String> {
+    let mut delivered = 0;
+    while attempt_next(sink, store).await? == Step::Delivered {
+        delivered += 1;
+    }
+    Ok(delivered)
+}
+
+/// The daemon's worker for one sink: runs until cancelled.
+pub async fn run_worker(
+    sink: WebhookSink,
+    store: Arc<Mutex<Store>>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let pause = match attempt_next(&sink, &store).await {
+            Ok(Step::Delivered) => continue,
+            Ok(Step::Wait(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_CHECK),
+            Ok(Step::Idle | Step::Disabled) => IDLE_CHECK,
+            Err(e) => {
+                error!(sink = %sink.name, "outbox error: {e}");
+                IDLE_CHECK
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
