@@ -95,12 +95,14 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
 
 /// The Standard Webhooks envelope around an event.
 pub fn body(event: &Event) -> String {
-    serde_json::json!({
-        "type": event.kind.as_str(),
-        "timestamp": event.timestamp,
-        "data": event,
-    })
-    .to_string()
+    // Written by hand so the event inside keeps its documented field order.
+    let text = |s: &str| serde_json::Value::from(s).to_string();
+    format!(
+        r#"{{"type":{},"timestamp":{},"data":{}}}"#,
+        text(event.kind.as_str()),
+        text(&event.timestamp),
+        event.to_json()
+    )
 }
 
 /// What one attempt came to.
@@ -217,6 +219,22 @@ mod tests {
         let body = r#"{"test": 2432232314}"#;
         let sig = sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn body_wraps_the_event_in_the_standard_envelope() {
+        let event = crate::event::Draft::new(crate::event::EventKind::SourceRecovered).into_event(
+            &crate::event::SourceRef {
+                name: "n".into(),
+                url: "https://e.org/\"q\"".into(),
+            },
+            chrono::Utc::now(),
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&body(&event)).unwrap_or_default();
+        assert_eq!(parsed["type"], "source.recovered");
+        assert_eq!(parsed["timestamp"], event.timestamp.as_str());
+        assert_eq!(parsed["data"]["id"], event.id.as_str());
+        assert_eq!(parsed["data"]["source"]["url"], "https://e.org/\"q\"");
     }
 
     #[test]
