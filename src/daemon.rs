@@ -17,10 +17,14 @@ use tracing::{error, info, warn};
 use crate::config::{self, Config, SourceConfig};
 use crate::deliver::{self, Router, outbox};
 use crate::fetch::{FetchError, Fetcher};
+use crate::notify::Notifier;
 use crate::polite::{self, Limits};
 use crate::poll::{self, Poller, error_chain};
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::{Store, StoreError};
+
+/// How often `STATUS=` is refreshed when no watchdog asks for more.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
 
 /// How long in-flight polls may run on after a stop is asked for.
 const GRACE: Duration = Duration::from_secs(10);
@@ -81,6 +85,7 @@ struct Daemon {
     abort: CancellationToken,
     /// Cancels the sink workers of the current configuration.
     workers: CancellationToken,
+    notifier: Notifier,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -106,6 +111,7 @@ pub async fn run(
         tracker: TaskTracker::new(),
         abort: CancellationToken::new(),
         workers: CancellationToken::new(),
+        notifier: Notifier::from_env(),
     };
     daemon.deliver_leftovers();
     daemon.start_workers();
@@ -182,18 +188,56 @@ impl Daemon {
             tx,
         ));
         info!("feedwatch {} running", crate::VERSION);
+        self.notifier.send("READY=1");
+        let watchdog = self.notifier.watchdog_interval();
+        let mut tick = tokio::time::interval(watchdog.unwrap_or(STATUS_EVERY).min(STATUS_EVERY));
         loop {
             tokio::select! {
                 Some(name) = due.recv() => self.dispatch(name),
                 _ = hup.recv() => self.reload(),
                 _ = term.recv() => { info!("SIGTERM: stopping"); break; }
                 _ = int.recv() => { info!("SIGINT: stopping"); break; }
+                _ = tick.tick(), if self.notifier.enabled() => {
+                    self.report_health(watchdog.is_some(), &driver).await;
+                }
             }
         }
+        self.notifier.send("STOPPING=1");
         stop.cancel();
         let _ = driver.await;
         self.shutdown().await;
         Ok(())
+    }
+
+    /// Sends `STATUS=` and, only while the database answers and the
+    /// scheduler keeps up, `WATCHDOG=1`. Runs in the main loop, so a stuck
+    /// loop stops the pings too.
+    async fn report_health(&self, watchdog: bool, driver: &tokio::task::JoinHandle<()>) {
+        let store = Arc::clone(&self.poller.store);
+        let summary = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::task::spawn_blocking(move || poll::lock(&store).health_summary()),
+        )
+        .await;
+        let Ok(Ok(Ok((failing, last_poll, pending)))) = summary else {
+            warn!("the database did not answer the health check");
+            return;
+        };
+        self.notifier.send(&format!(
+            "STATUS={} sources, {failing} failing, last poll {}, {pending} deliveries pending",
+            self.current.sources.len(),
+            last_poll.as_deref().unwrap_or("never"),
+        ));
+        let now = self.clock.now();
+        let overdue = self
+            .scheduler()
+            .next_wakeup()
+            .is_some_and(|due| now - due > chrono::Duration::seconds(60));
+        if watchdog && !overdue && !driver.is_finished() {
+            self.notifier.send("WATCHDOG=1");
+        } else if watchdog {
+            warn!("the scheduler is not keeping up; withholding the watchdog ping");
+        }
     }
 
     /// Starts one poll task; the source is finished in the scheduler however
@@ -245,6 +289,12 @@ impl Daemon {
 
     /// Reads the configuration again; a bad file keeps the running one.
     fn reload(&mut self) {
+        self.notifier.send("RELOADING=1");
+        self.apply_reload();
+        self.notifier.send("READY=1");
+    }
+
+    fn apply_reload(&mut self) {
         let mut config = match config::load(&self.config_path) {
             Ok(config) => config,
             Err(e) => {

@@ -60,7 +60,9 @@ pub fn webhook_sinks(config: &Config) -> Vec<WebhookSink> {
                 hook,
                 retry_for: *retry_for,
             }),
-            Err(e) => error!(sink = %sink.name, "cannot set up the webhook client: {}", error_chain(&e)),
+            Err(e) => {
+                error!(sink = %sink.name, "cannot set up the webhook client: {}", error_chain(&e))
+            }
         }
     }
     sinks
@@ -81,7 +83,10 @@ pub enum Step {
 /// Tries the head of the sink's queue once, if it is due.
 pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<Step, String> {
     let name = sink.name.clone();
-    let (disabled, head) = blocking(store, move |s| Ok((s.sink_disabled(&name)?, s.next_pending(&name)?))).await?;
+    let (disabled, head) = blocking(store, move |s| {
+        Ok((s.sink_disabled(&name)?, s.next_pending(&name)?))
+    })
+    .await?;
     if disabled.is_some() {
         return Ok(Step::Disabled);
     }
@@ -94,7 +99,8 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
     }
     let attempt = sink.hook.send(&head.event, now.timestamp()).await;
     let (name, seq, id) = (sink.name.clone(), head.seq, head.event.id.clone());
-    let expired = now - head.created_at >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default();
+    let expired =
+        now - head.created_at >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default();
     let step = match attempt {
         Attempt::Delivered => {
             blocking(store, move |s| s.mark_delivered(&name, &[seq], Utc::now())).await?;
@@ -164,7 +170,10 @@ pub async fn run_worker(
     loop {
         let pause = match attempt_next(&sink, &store).await {
             Ok(Step::Delivered) => continue,
-            Ok(Step::Wait(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_CHECK),
+            Ok(Step::Wait(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(IDLE_CHECK),
             Ok(Step::Idle | Step::Disabled) => IDLE_CHECK,
             Err(e) => {
                 error!(sink = %sink.name, "outbox error: {e}");

@@ -240,7 +240,10 @@ mod tests {
     #[test]
     fn secrets_without_prefix_are_raw_bytes() {
         assert_eq!(decode_secret("abc").unwrap_or_default(), b"abc");
-        assert!(matches!(decode_secret("whsec_!!!"), Err(SecretError::Base64)));
+        assert!(matches!(
+            decode_secret("whsec_!!!"),
+            Err(SecretError::Base64)
+        ));
         assert!(matches!(decode_secret(""), Err(SecretError::Empty)));
     }
 }

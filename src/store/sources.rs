@@ -181,6 +181,17 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Sources failing, the latest poll, and deliveries waiting: for `STATUS=`.
+    pub fn health_summary(&self) -> Result<(u64, Option<String>, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM source WHERE failing = 1),
+                    (SELECT MAX(last_poll) FROM source),
+                    (SELECT COUNT(*) FROM delivery WHERE state = 'pending')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
     pub(super) fn source_id(&self, name: &str) -> Result<SourceId> {
         self.conn
             .query_row("SELECT id FROM source WHERE name = ?1", [name], |r| {

@@ -176,7 +176,16 @@ impl Feedwatch {
 
     /// Starts `feedwatch run`; its stderr is collected as it arrives.
     pub fn spawn_daemon(&self) -> Daemon {
-        let mut child = self.command(&["run"]).spawn().expect("start feedwatch run");
+        self.spawn_daemon_with(&[])
+    }
+
+    /// Starts `feedwatch run` with extra environment variables.
+    pub fn spawn_daemon_with(&self, env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = self.command(&["run"]);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let mut child = cmd.spawn().expect("start feedwatch run");
         let stderr = Arc::new(Mutex::new(String::new()));
         let readers = vec![
             collect_lines(child.stderr.take(), Arc::clone(&stderr)),

@@ -1,0 +1,107 @@
+//! `feedwatch run` under a service manager: the notify protocol as systemd
+//! sees it, over a real Unix datagram socket.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Collects notify messages until `done` says enough or time runs out.
+fn collect(
+    socket: &UnixDatagram,
+    within: Duration,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while Instant::now() < deadline && !done(&seen) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            seen.extend(text.lines().map(str::to_string));
+        }
+    }
+    seen
+}
+
+fn count(seen: &[String], message: &str) -> usize {
+    seen.iter().filter(|m| m.as_str() == message).count()
+}
+
+#[test]
+fn ready_watchdog_status_reload_and_stopping_reach_the_service_manager() {
+    let server = TestServer::start();
+    server.set("/feed", Response::rss(clean_feed()));
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
+         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n",
+        server.url("/feed")
+    ));
+    let path = fw.dir().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("read timeout");
+    let socket_path = path.display().to_string();
+    let mut daemon = fw.spawn_daemon_with(&[
+        ("NOTIFY_SOCKET", socket_path.as_str()),
+        ("WATCHDOG_USEC", "600000"),
+    ]);
+
+    let seen = collect(&socket, Duration::from_secs(20), |s| {
+        count(s, "WATCHDOG=1") >= 3 && s.iter().any(|m| m.starts_with("STATUS="))
+    });
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("READY=1"),
+        "{seen:?}"
+    );
+    assert!(
+        count(&seen, "WATCHDOG=1") >= 3,
+        "regular watchdog pings: {seen:?}"
+    );
+    let status = seen
+        .iter()
+        .find(|m| m.starts_with("STATUS="))
+        .cloned()
+        .unwrap_or_default();
+    assert!(status.contains("1 sources"), "{status}");
+    assert!(status.contains("deliveries pending"), "{status}");
+
+    daemon.signal("HUP");
+    let seen = collect(&socket, Duration::from_secs(10), |s| {
+        s.iter().any(|m| m == "RELOADING=1") && s.iter().rev().any(|m| m == "READY=1")
+    });
+    let reloading = seen.iter().position(|m| m == "RELOADING=1");
+    let ready = seen.iter().rposition(|m| m == "READY=1");
+    assert!(
+        matches!((reloading, ready), (Some(r), Some(o)) if r < o),
+        "RELOADING=1 then READY=1 around a reload: {seen:?}"
+    );
+
+    daemon.signal("TERM");
+    let seen = collect(&socket, Duration::from_secs(10), |s| {
+        s.iter().any(|m| m == "STOPPING=1")
+    });
+    assert!(seen.iter().any(|m| m == "STOPPING=1"), "{seen:?}");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), 0);
+}
+
+#[test]
+fn without_notify_socket_the_daemon_runs_as_usual() {
+    let server = TestServer::start();
+    server.set("/feed", Response::rss(clean_feed()));
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n",
+        server.url("/feed")
+    ));
+    let mut daemon = fw.spawn_daemon_with(&[("WATCHDOG_USEC", "600000")]);
+    assert!(server.wait_for_hits("/feed", 2, Duration::from_secs(20)));
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), 0);
+    assert!(!daemon.stderr().contains("notify"), "{}", daemon.stderr());
+}
