@@ -42,10 +42,10 @@ pub fn redeliver(cli: &Cli, args: &RedeliverArgs) -> Result<Status, AppError> {
     let config = load_config(cli)?;
     let mut store = open_store(&config.settings.database)?;
     let queued = store.redeliver(args.id.as_deref())?;
-    if queued == 0 {
-        if let Some(id) = &args.id {
-            return Err(AppError::Usage(format!("no deliveries for event {id:?}")));
-        }
+    if queued == 0
+        && let Some(id) = &args.id
+    {
+        return Err(AppError::Usage(format!("no deliveries for event {id:?}")));
     }
     emit(&format!(
         "{queued} deliver{} queued again; a running daemon sends {} within a minute",
