@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tracing::{error, info, warn};
 use crate::config::{self, Config, SourceConfig};
 use crate::deliver::{self, Router, outbox};
 use crate::fetch::{FetchError, Fetcher};
+use crate::metrics;
 use crate::notify::Notifier;
 use crate::polite::{self, Limits};
 use crate::poll::{self, Poller, error_chain};
@@ -86,6 +88,8 @@ struct Daemon {
     /// Cancels the sink workers of the current configuration.
     workers: CancellationToken,
     notifier: Notifier,
+    /// Sources configured, for the metrics endpoint.
+    source_count: Arc<AtomicUsize>,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -112,8 +116,10 @@ pub async fn run(
         abort: CancellationToken::new(),
         workers: CancellationToken::new(),
         notifier: Notifier::from_env(),
+        source_count: Arc::new(AtomicUsize::new(0)),
     };
     daemon.deliver_leftovers();
+    daemon.serve_metrics().await;
     daemon.start_workers();
     daemon.schedule_all();
     daemon.serve().await
@@ -131,6 +137,23 @@ impl Daemon {
             Ok(0) => {}
             Ok(n) => info!(events = n, "delivered events left from the last run"),
             Err(e) => warn!("cannot deliver queued events: {}", error_chain(&e)),
+        }
+    }
+
+    async fn serve_metrics(&self) {
+        self.source_count
+            .store(self.current.sources.len(), Ordering::Relaxed);
+        let Some(addr) = self.current.config.settings.metrics else {
+            return;
+        };
+        if let Some(listener) = metrics::bind(addr).await {
+            info!("serving metrics on http://{addr}/metrics");
+            self.tracker.spawn(metrics::serve(
+                listener,
+                Arc::clone(&self.poller.store),
+                Arc::clone(&self.source_count),
+                self.abort.clone(),
+            ));
         }
     }
 
@@ -316,6 +339,8 @@ impl Daemon {
             warn!("{warning}");
         }
         let old = std::mem::replace(&mut self.current, Current::new(config));
+        self.source_count
+            .store(self.current.sources.len(), Ordering::Relaxed);
         let (added, removed, changed) = self.reschedule(&old);
         info!(
             sources = self.current.sources.len(),

@@ -13,6 +13,7 @@ use crate::deliver::{self, Router};
 use crate::detect::{self, Rules};
 use crate::event::{Draft, EventKind, SourceRef};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
+use crate::metrics::{METRICS, PollOutcome};
 use crate::polite;
 use crate::source::{self, Document};
 use crate::store::{NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
@@ -134,6 +135,7 @@ pub async fn poll(
         now: Utc::now(),
         next_due,
     };
+    let started = std::time::Instant::now();
     let mut report = match step.fetch_and_read().await {
         Ok(Read::Document(doc, validators, hints)) => {
             step.record_document(doc, validators, &hints).await
@@ -143,6 +145,12 @@ pub async fn poll(
         }
         Err(failure) => step.record_failure(failure).await,
     };
+    let outcome = match &report.result {
+        Ok(s) if s.not_modified => PollOutcome::NotModified,
+        Ok(_) => PollOutcome::Ok,
+        Err(_) => PollOutcome::Error,
+    };
+    METRICS.poll(outcome, started.elapsed());
     match &report.result {
         Ok(s) if s.events > 0 => info!(events = s.events, "changes recorded"),
         Ok(_) => {}
@@ -212,10 +220,13 @@ impl Step<'_> {
         }
         let base = fetched.final_url.clone();
         let body = fetched.body;
-        let doc = tokio::task::spawn_blocking(move || source::feed::parse(&body, Some(&base)))
-            .await
-            .map_err(|e| fail(format!("the feed reader failed: {e}")))?
-            .map_err(|e| fail(error_chain(&e)))?;
+        let content_type = fetched.content_type.clone();
+        let doc = tokio::task::spawn_blocking(move || {
+            source::feed::read(&body, content_type.as_deref(), Some(&base))
+        })
+        .await
+        .map_err(|e| fail(format!("the feed reader failed: {e}")))?
+        .map_err(|e| fail(error_chain(&e)))?;
         Ok(Read::Document(doc, fetched.validators, fetched.hints))
     }
 
@@ -408,6 +419,7 @@ impl Step<'_> {
     }
 
     async fn commit(&self, rec: PollRecord) -> Result<(), String> {
+        let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
         let config = Arc::clone(self.config);
         blocking(&self.poller.store, move |s| {
             s.record_poll(&rec)?;
@@ -419,6 +431,9 @@ impl Step<'_> {
             }
             Ok(())
         })
-        .await
+        .await?;
+        kinds.into_iter().for_each(|k| METRICS.change(k));
+        self.poller.outbox.notify_waiters();
+        Ok(())
     }
 }

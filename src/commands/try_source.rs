@@ -35,7 +35,8 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
             return Ok(1);
         }
     };
-    let doc = match source::feed::parse(&fetched.body, Some(&fetched.final_url)) {
+    let content_type = fetched.content_type.as_deref();
+    let doc = match source::feed::read(&fetched.body, content_type, Some(&fetched.final_url)) {
         Ok(doc) => doc,
         Err(e) => {
             eprintln!("error: {url}: {}", error_chain(&e));

@@ -27,7 +27,7 @@ const DEFAULT_FAIL_AFTER: u32 = 3;
 const DEFAULT_DATABASE: &str = "feedwatch.db";
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
-const SETTINGS_KEYS: [&str; 12] = [
+const SETTINGS_KEYS: [&str; 13] = [
     "database",
     "interval",
     "timeout",
@@ -40,6 +40,7 @@ const SETTINGS_KEYS: [&str; 12] = [
     "allow_private_links",
     "fail_after",
     "log_format",
+    "metrics",
 ];
 
 /// Folders that relative paths in the file resolve against, as systemd passes
@@ -310,6 +311,7 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         allow_private_links: ck.bool(t, "allow_private_links").unwrap_or(false),
         fail_after: ck.int(t, "fail_after", 1).unwrap_or(DEFAULT_FAIL_AFTER),
         log_format: log_format(ck, t),
+        metrics: metrics_address(ck, t),
     }
 }
 
@@ -332,6 +334,24 @@ fn user_agent(ck: &mut Checker<'_>, t: &Table<'_>) -> String {
         return default();
     }
     s.value.to_string()
+}
+
+fn metrics_address(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<std::net::SocketAddr> {
+    let s = ck.string(t, "metrics")?;
+    match s.value.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            ck.problem(
+                s.at,
+                t.path("metrics"),
+                format!(
+                    "`{}` is not an address and port like \"127.0.0.1:9187\"",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn log_format(ck: &mut Checker<'_>, t: &Table<'_>) -> LogFormat {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub allow_private_links: bool,
     pub fail_after: u32,
     pub log_format: LogFormat,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 
 use super::webhook::{Attempt, Webhook, load_secret};
 use crate::config::{Config, SinkKind};
+use crate::metrics::{DeliveryOutcome, METRICS};
 use crate::poll::{blocking, error_chain};
 use crate::store::Store;
 
@@ -103,15 +104,18 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
         now - head.created_at >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default();
     let step = match attempt {
         Attempt::Delivered => {
+            METRICS.delivery(DeliveryOutcome::Delivered);
             blocking(store, move |s| s.mark_delivered(&name, &[seq], Utc::now())).await?;
             Step::Delivered
         }
         Attempt::Retry { error, .. } if expired => {
+            METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "giving up after the retry period: {error}");
             blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
             Step::Wait(now)
         }
         Attempt::Retry { error, after } => {
+            METRICS.delivery(DeliveryOutcome::Retried);
             // The receiver's own Retry-After is honoured as given.
             let wait = after.unwrap_or_else(|| backoff(head.attempts));
             let next = now + wait;
@@ -120,6 +124,7 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
             Step::Wait(next)
         }
         Attempt::Gone(error) => {
+            METRICS.delivery(DeliveryOutcome::Disabled);
             warn!(sink = %sink.name, "receiver answered 410 Gone: sink disabled until `feedwatch redeliver` or a reload");
             blocking(store, move |s| {
                 s.retry_delivery(&name, seq, &error, now)?;
@@ -129,6 +134,7 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
             Step::Disabled
         }
         Attempt::Rejected(error) => {
+            METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "delivery rejected, event is dead: {error}");
             blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
             Step::Wait(now)

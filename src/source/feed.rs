@@ -9,7 +9,21 @@ use url::Url;
 use super::{Document, Item, ParseError};
 use crate::text;
 
-/// Parses raw feed bytes. A parser panic is this document's error, never the caller's.
+/// Reads a feed as served: decodes it to UTF-8 (BOM, HTTP charset, XML
+/// declaration, detection), drops any DOCTYPE so no entity can expand or
+/// reach outside, then parses it.
+pub fn read(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: Option<&Url>,
+) -> Result<Document, ParseError> {
+    let decoded = super::decode::xml_to_utf8(body, content_type);
+    let xml = super::decode::strip_doctype(&decoded.text);
+    parse(xml.as_bytes(), base)
+}
+
+/// Parses feed bytes that are already UTF-8. A parser panic is this
+/// document's error, never the caller's.
 pub fn parse(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))

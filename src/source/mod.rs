@@ -1,5 +1,6 @@
 //! What is watched: documents turned into plain items with stable identities.
 
+pub mod decode;
 pub mod feed;
 
 use chrono::{DateTime, Utc};
