@@ -105,3 +105,76 @@ fn without_notify_socket_the_daemon_runs_as_usual() {
     assert_eq!(daemon.wait_exit(Duration::from_secs(15)), 0);
     assert!(!daemon.stderr().contains("notify"), "{}", daemon.stderr());
 }
+
+/// Reads the metrics page with a plain HTTP/1.1 request.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_count_polls_changes_and_failures() {
+    let server = TestServer::start();
+    server.set("/feed", Response::rss(clean_feed()));
+    server.set("/broken", Response::new(500));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let addr = format!("127.0.0.1:{port}");
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[settings]\nmetrics = \"{addr}\"\nfail_after = 1\n\n\
+         [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
+         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n\n\
+         [[source]]\nname = \"broken\"\nurl = \"{}\"\ninterval = \"1s\"\n",
+        server.url("/feed"),
+        server.url("/broken")
+    ));
+    let mut daemon = fw.spawn_daemon();
+    assert!(server.wait_for_hits("/feed", 3, Duration::from_secs(20)));
+    assert!(server.wait_for_hits("/broken", 1, Duration::from_secs(20)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut page = String::new();
+    while Instant::now() < deadline {
+        page = scrape(&addr);
+        if sample(&page, "feedwatch_sources_failing") == Some(1.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        sample(&page, "feedwatch_polls_total{outcome=\"not_modified\"}").is_some_and(|n| n >= 1.0),
+        "{page}"
+    );
+    assert!(
+        sample(&page, "feedwatch_polls_total{outcome=\"error\"}").is_some_and(|n| n >= 1.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "feedwatch_changes_total{type=\"source.failing\"}"),
+        Some(1.0),
+        "{page}"
+    );
+    assert_eq!(sample(&page, "feedwatch_sources"), Some(2.0));
+    assert_eq!(sample(&page, "feedwatch_sources_failing"), Some(1.0));
+    assert!(sample(&page, "feedwatch_poll_duration_seconds_count").is_some_and(|n| n >= 3.0));
+    assert!(page.contains("# TYPE feedwatch_poll_duration_seconds histogram"));
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), 0);
+}
