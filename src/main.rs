@@ -2,11 +2,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use feedwatch::cli::Cli;
-use tracing_subscriber::EnvFilter;
+use feedwatch::config::{self, LogFormat};
+use feedwatch::logging::{self, Style};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    let json =
+        config::load(&cli.config_path()).is_ok_and(|c| c.settings.log_format == LogFormat::Json);
+    logging::init(
+        &format!("warn,feedwatch={}", cli.log_filter()),
+        Style::detect(json),
+    );
+    std::panic::set_hook(Box::new(|info| tracing::error!("internal error: {info}")));
     match feedwatch::commands::run(&cli) {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
@@ -17,34 +24,4 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-/// `log_format = "json"` in the configuration; an unreadable file is
-/// reported by the command itself, in plain text.
-fn wants_json_logs(cli: &Cli) -> bool {
-    feedwatch::config::load(&cli.config_path())
-        .is_ok_and(|c| c.settings.log_format == feedwatch::config::LogFormat::Json)
-}
-
-/// Plain lines on stderr; no timestamps under journald, which adds its own.
-fn init_logging(cli: &Cli) {
-    let default = format!("warn,feedwatch={}", cli.log_filter());
-    let filter = std::env::var("FEEDWATCH_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if wants_json_logs(cli) {
-        builder.json().init();
-    } else if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_ansi(false).init();
-    } else {
-        builder.init();
-    }
-    std::panic::set_hook(Box::new(|info| {
-        tracing::error!("internal error: {info}");
-    }));
 }

@@ -178,3 +178,32 @@ fn metrics_count_polls_changes_and_failures() {
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(15)), 0);
 }
+
+#[test]
+fn under_journald_lines_carry_priorities_and_no_timestamps() {
+    let server = TestServer::start();
+    server.set("/broken", Response::new(500));
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[[source]]\nname = \"broken\"\nurl = \"{}\"\n",
+        server.url("/broken")
+    ));
+    let out = fw.run_with_env(&["check"], &[("JOURNAL_STREAM", "8:12345")]);
+    out.assert_code(1);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("poll failed"))
+        .unwrap_or_else(|| panic!("no warning in {:?}", out.stderr));
+    assert!(line.starts_with("<4>"), "{line}");
+    let timestamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:").expect("regex");
+    assert!(!timestamp.is_match(line), "no timestamp expected: {line}");
+
+    let plain = fw.run(&["check"]);
+    let line = plain
+        .stderr
+        .lines()
+        .find(|l| l.contains("poll failed"))
+        .unwrap_or_default();
+    assert!(!line.starts_with('<'), "{line}");
+}
