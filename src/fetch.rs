@@ -103,6 +103,12 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("TLS handshake with {url} failed")]
+    Tls {
+        url: String,
+        #[source]
+        source: rustls::Error,
+    },
     #[error("request to {url} timed out after {}", humantime::format_duration(*after))]
     Timeout { url: String, after: Duration },
     #[error("redirect loop at {url}")]
@@ -401,6 +407,14 @@ fn status_error(response: &Response) -> FetchError {
 
 fn classify(err: reqwest::Error, url: &Url, req: &FetchRequest<'_>) -> FetchError {
     let shown = redacted(err.url().unwrap_or(url));
+    if let Some(tls) = tls_error(&err) {
+        return FetchError::Tls {
+            url: shown,
+            source: tls.clone(),
+        };
+    }
+    // The URL is already in our own message; reqwest's would repeat it.
+    let err = err.without_url();
     if err.is_timeout() {
         FetchError::Timeout {
             url: redacted(req.url),
@@ -422,6 +436,25 @@ fn classify(err: reqwest::Error, url: &Url, req: &FetchRequest<'_>) -> FetchErro
             source: err,
         }
     }
+}
+
+/// The TLS failure under a connect error. rustls reaches us wrapped in
+/// `io::Error`s (one in another), whose `source()` skips what they wrap, so
+/// look inside each.
+fn tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(err);
+    while let Some(cause) = current {
+        if let Some(found) = cause.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        current = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
 }
 
 async fn fetch_file(req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {

@@ -22,6 +22,10 @@ use crate::store::{NewEvent, Outcome, PollRecord, SourceState, Store, StoreError
 pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
      application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
 
+/// Documents larger than this are parsed one at a time.
+const BIG_DOCUMENT: usize = 1024 * 1024;
+static BIG_PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// The shared parts every poll uses.
 pub struct Poller {
     pub fetcher: Fetcher,
@@ -221,6 +225,14 @@ impl Step<'_> {
         let base = fetched.final_url.clone();
         let body = fetched.body;
         let content_type = fetched.content_type.clone();
+        // A big document costs many times its size while it is decoded and
+        // parsed; one at a time keeps the daemon's memory bounded whatever
+        // mix of sources is due.
+        let _big = if body.len() > BIG_DOCUMENT {
+            BIG_PARSES.acquire().await.ok()
+        } else {
+            None
+        };
         let doc = tokio::task::spawn_blocking(move || {
             source::feed::read(&body, content_type.as_deref(), Some(&base))
         })

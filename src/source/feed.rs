@@ -87,13 +87,18 @@ fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
                 .map(|t| text::single_line(&t.content))
                 .unwrap_or_default(),
             link,
-            published: entry.published,
-            updated: entry.updated,
+            published: entry.published.filter(rfc3339_year),
+            updated: entry.updated.filter(rfc3339_year),
             author,
             summary,
             content,
         },
     }
+}
+
+/// RFC 3339 has four-digit years; a date past them is not a date anyone meant.
+fn rfc3339_year(time: &chrono::DateTime<chrono::Utc>) -> bool {
+    (0..=9999).contains(&chrono::Datelike::year(time))
 }
 
 /// The item's own link: an alternate, never replies, enclosures or self.
@@ -123,13 +128,17 @@ fn assign_keys(fields: Vec<Fields>) -> Vec<Item> {
     for k in &base_keys {
         *counts.entry(k.as_str()).or_default() += 1;
     }
+    let repeated: Vec<bool> = base_keys
+        .iter()
+        .map(|k| counts.get(k.as_str()).copied().unwrap_or(0) > 1)
+        .collect();
     let mut keyed: Vec<Item> = Vec::with_capacity(fields.len());
-    for (f, base) in fields.iter().zip(&base_keys) {
-        let mut item = f.item.clone();
-        item.key = if counts.get(base.as_str()).copied().unwrap_or(0) > 1 {
-            disambiguate(base, &f.item)
+    for ((f, base), repeated) in fields.into_iter().zip(base_keys).zip(repeated) {
+        let mut item = f.item;
+        item.key = if repeated {
+            disambiguate(&base, &item)
         } else {
-            base.clone()
+            base
         };
         keyed.push(item);
     }

@@ -16,6 +16,9 @@ pub use items::{ItemRow, VersionRow};
 pub use outbox::{DeliveryListing, DueDelivery};
 pub use sources::{Moved, Outcome, PollRecord, SourceRow, SourceState};
 
+/// How long to wait for another process's hold on the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Migrations in order; `user_version` counts how many have run.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
@@ -56,6 +59,29 @@ impl From<rusqlite::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Switches a database to WAL once. Switching needs the database to itself
+/// and SQLite answers "busy" at once rather than waiting when another
+/// process has it open, as when several commands open a new database
+/// together; so wait here, as long as the busy timeout would.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Typed row id of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SourceId(pub i64);
@@ -84,8 +110,8 @@ impl Store {
     }
 
     fn setup(conn: Connection) -> Result<Store> {
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store { conn };
@@ -93,25 +119,34 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs the migrations this database lacks. An up-to-date database is
+    /// only read, so a command never waits on the daemon's writes; one that
+    /// needs migrating is re-checked inside a write transaction, so processes
+    /// opening a new database at the same time migrate it once, in turn.
     fn migrate(&mut self) -> Result<()> {
         let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        let found: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if found > known {
-            return Err(StoreError::NewerSchema { found, known });
+        let version = |conn: &rusqlite::Connection| -> Result<i64> {
+            let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if found > known {
+                return Err(StoreError::NewerSchema { found, known });
+            }
+            Ok(found)
+        };
+        if version(&self.conn)? == known {
+            return Ok(());
         }
-        for (n, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(found).unwrap_or(0))
-        {
-            let tx = self.conn.transaction()?;
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found = version(&tx)?;
+            let Some(sql) = usize::try_from(found).ok().and_then(|n| MIGRATIONS.get(n)) else {
+                return Ok(());
+            };
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", n + 1)?;
+            tx.pragma_update(None, "user_version", found + 1)?;
             tx.commit()?;
         }
-        Ok(())
     }
 
     /// Answers a trivial query: used as a health check.

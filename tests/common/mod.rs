@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixtures;
+pub mod hostile;
 pub mod runner;
 pub mod server;
 

@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 server for the tests: routes can be changed while it runs,
 //! validators are answered the way a well-behaved origin would, and every
-//! request is kept for inspection.
+//! request is kept for inspection. A raw route hands the connection to the
+//! test, to misbehave at the byte level.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
@@ -90,6 +91,14 @@ impl Recorded {
     }
 }
 
+/// Answers a request on a raw route by writing whatever it likes on the
+/// connection (the request has already been read). The connection is closed
+/// when it returns, without a graceful shutdown.
+pub type RawHandler = Arc<dyn Fn(&mut TcpStream) + Send + Sync>;
+
+/// The status recorded for a request answered by a raw route.
+pub const RAW_STATUS: u16 = 0;
+
 /// The strong ETag the server attaches to a 200 body that has none of its own.
 pub fn etag(body: &[u8]) -> String {
     format!("\"{:016x}\"", fnv1a64(body))
@@ -104,6 +113,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 #[derive(Default)]
 struct Shared {
     routes: Mutex<HashMap<String, Response>>,
+    raw: Mutex<HashMap<String, RawHandler>>,
     log: Mutex<Vec<Recorded>>,
     stopping: AtomicBool,
 }
@@ -137,7 +147,15 @@ impl TestServer {
 
     /// Replaces what `path` answers from the next request on.
     pub fn set(&self, path: &str, response: Response) {
+        lock(&self.shared.raw).remove(path);
         lock(&self.shared.routes).insert(path.to_owned(), response);
+    }
+
+    /// Hands every request for `path` to `handler`, from the next request on.
+    /// Its requests are recorded with status [`RAW_STATUS`].
+    pub fn set_raw(&self, path: &str, handler: impl Fn(&mut TcpStream) + Send + Sync + 'static) {
+        lock(&self.shared.routes).remove(path);
+        lock(&self.shared.raw).insert(path.to_owned(), Arc::new(handler));
     }
 
     pub fn requests(&self, path: &str) -> Vec<Recorded> {
@@ -213,31 +231,44 @@ struct Request {
     headers: BTreeMap<String, String>,
 }
 
+impl Request {
+    /// The target without its query string.
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+}
+
 fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let Some(request) = read_request(&mut stream)? else {
         return Ok(());
     };
+    let path = request.path().to_owned();
+    let raw = lock(&shared.raw).get(&path).cloned();
+    if let Some(handler) = raw {
+        record(shared, &request, RAW_STATUS, Vec::new());
+        handler(&mut stream);
+        return Ok(());
+    }
     let response = answer(shared, &request);
-    lock(&shared.log).push(Recorded {
-        method: request.method.clone(),
-        path: request
-            .target
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-        target: request.target.clone(),
-        headers: request.headers.clone(),
-        status: response.status,
-        response_headers: response.headers.clone(),
-        at: Instant::now(),
-    });
+    record(shared, &request, response.status, response.headers.clone());
     stream.write_all(&encode(&response, request.method == "HEAD"))?;
     stream.flush()?;
     let _ = stream.shutdown(Shutdown::Write);
     Ok(())
+}
+
+fn record(shared: &Shared, request: &Request, status: u16, headers: Vec<(String, String)>) {
+    lock(&shared.log).push(Recorded {
+        method: request.method.clone(),
+        path: request.path().to_owned(),
+        target: request.target.clone(),
+        headers: request.headers.clone(),
+        status,
+        response_headers: headers,
+        at: Instant::now(),
+    });
 }
 
 fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
@@ -295,8 +326,7 @@ fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
 }
 
 fn answer(shared: &Shared, request: &Request) -> Response {
-    let path = request.target.split('?').next().unwrap_or_default();
-    let Some(mut response) = lock(&shared.routes).get(path).cloned() else {
+    let Some(mut response) = lock(&shared.routes).get(request.path()).cloned() else {
         return Response::new(404)
             .header("Content-Type", "text/plain")
             .body("not found");
