@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 
 use super::{AppError, Status, emit, load_config, poller, runtime};
 use crate::cli::Cli;
-use crate::config::Config;
+use crate::config::{Config, SinkKind};
 use crate::deliver::{Router, outbox};
 use crate::polite::Limits;
 use crate::poll::{self, Poller};
@@ -63,19 +63,32 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
     Ok(if failed { 1 } else { 0 })
 }
 
-/// Sends what is due to each webhook sink once; true when something is left
-/// queued or failed (it is retried by the daemon or the next `check`).
+/// Sends what is due to each webhook sink once; true when a delivery was
+/// given up on or something is left queued (it is retried by the daemon or
+/// the next `check`).
 async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
-    let mut left = false;
+    let mut failed = false;
     for sink in outbox::webhook_sinks(config) {
         match outbox::drain_once(&sink, &poller.store).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sink = %sink.name, delivered = n, "webhook deliveries sent"),
+            Ok(done) => {
+                if done.delivered > 0 {
+                    tracing::info!(sink = %sink.name, delivered = done.delivered, "webhook deliveries sent");
+                }
+                failed |= done.dead > 0;
+            }
             Err(e) => {
                 tracing::error!(sink = %sink.name, "outbox error: {e}");
-                left = true;
+                failed = true;
             }
         }
+    }
+    // Every webhook sink, also one that could not start (its secret
+    // unreadable): what it leaves queued is a failed delivery.
+    let webhooks = config
+        .sinks
+        .iter()
+        .filter(|s| matches!(s.kind, SinkKind::Webhook { .. }));
+    for sink in webhooks {
         let waiting = poll::lock(&poller.store)
             .next_pending(&sink.name)
             .map(|d| d.is_some())
@@ -85,8 +98,8 @@ async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
                 sink = %sink.name,
                 "some events are still queued for this sink; see `feedwatch deliveries`"
             );
-            left = true;
+            failed = true;
         }
     }
-    left
+    failed
 }

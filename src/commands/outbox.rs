@@ -41,7 +41,15 @@ pub fn deliveries(cli: &Cli, args: &DeliveriesArgs) -> Result<Status, AppError> 
 pub fn redeliver(cli: &Cli, args: &RedeliverArgs) -> Result<Status, AppError> {
     let config = load_config(cli)?;
     let mut store = open_store(&config.settings.database)?;
-    let queued = store.redeliver(args.id.as_deref())?;
+    // Log sinks are written at once and never fail quietly; only webhook
+    // deliveries are sent again.
+    let webhooks: Vec<String> = config
+        .sinks
+        .iter()
+        .filter(|s| matches!(s.kind, crate::config::SinkKind::Webhook { .. }))
+        .map(|s| s.name.clone())
+        .collect();
+    let queued = store.redeliver(args.id.as_deref(), &webhooks)?;
     if queued == 0
         && let Some(id) = &args.id
     {

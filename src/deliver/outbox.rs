@@ -18,6 +18,8 @@ use crate::store::Store;
 /// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// The least wait a receiver's Retry-After can ask for: `0` would be a busy loop.
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work queued by another process.
 const IDLE_CHECK: Duration = Duration::from_secs(30);
 
@@ -73,6 +75,9 @@ pub fn webhook_sinks(config: &Config) -> Vec<WebhookSink> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Delivered,
+    /// The head of the queue was given up on (rejected, or out of retry
+    /// time); the next event is due at once.
+    Dead,
     /// The head of the queue failed or is not due: nothing before this time.
     Wait(DateTime<Utc>),
     /// Nothing queued.
@@ -112,12 +117,15 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
             METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "giving up after the retry period: {error}");
             blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
-            Step::Wait(now)
+            Step::Dead
         }
         Attempt::Retry { error, after } => {
             METRICS.delivery(DeliveryOutcome::Retried);
-            // The receiver's own Retry-After is honoured as given.
-            let wait = after.unwrap_or_else(|| backoff(head.attempts));
+            // The receiver's own Retry-After is honoured within bounds: the
+            // whole queue waits behind this event.
+            let wait = after
+                .map(|after| after.clamp(MIN_RETRY_AFTER, MAX_BACKOFF))
+                .unwrap_or_else(|| backoff(head.attempts));
             let next = now + wait;
             info!(sink = %sink.name, event = %id, "delivery failed, retrying in {}: {error}", humantime::format_duration(round(wait)));
             blocking(store, move |s| s.retry_delivery(&name, seq, &error, next)).await?;
@@ -137,7 +145,7 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
             METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "delivery rejected, event is dead: {error}");
             blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
-            Step::Wait(now)
+            Step::Dead
         }
     };
     Ok(step)
@@ -156,17 +164,30 @@ fn backoff(attempts: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-/// Sends everything that is due now, stopping at the first failure (order
-/// is kept); for `check`. Returns how many were delivered.
-pub async fn drain_once(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<usize, String> {
-    let mut delivered = 0;
-    while attempt_next(sink, store).await? == Step::Delivered {
-        delivered += 1;
-    }
-    Ok(delivered)
+/// What one pass over a sink's queue came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub delivered: usize,
+    /// Given up on during this pass.
+    pub dead: usize,
 }
 
-/// The daemon's worker for one sink: runs until cancelled.
+/// Sends everything that is due now, stopping at the first event that must
+/// wait for a retry (order is kept); for `check`.
+pub async fn drain_once(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<Drained, String> {
+    let mut done = Drained::default();
+    loop {
+        match attempt_next(sink, store).await? {
+            Step::Delivered => done.delivered += 1,
+            Step::Dead => done.dead += 1,
+            Step::Wait(_) | Step::Idle | Step::Disabled => return Ok(done),
+        }
+    }
+}
+
+/// The daemon's worker for one sink: runs until cancelled, even in the
+/// middle of an attempt (the event stays queued and is sent again later:
+/// delivery is at least once).
 pub async fn run_worker(
     sink: WebhookSink,
     store: Arc<Mutex<Store>>,
@@ -174,8 +195,18 @@ pub async fn run_worker(
     cancel: CancellationToken,
 ) {
     loop {
-        let pause = match attempt_next(&sink, &store).await {
-            Ok(Step::Delivered) => continue,
+        // Listen before looking at the queue: `notify_waiters` wakes only
+        // listeners, so events stored during the attempt would otherwise
+        // wait for the idle check.
+        let stored = wake.notified();
+        tokio::pin!(stored);
+        stored.as_mut().enable();
+        let step = tokio::select! {
+            _ = cancel.cancelled() => return,
+            step = attempt_next(&sink, &store) => step,
+        };
+        let pause = match step {
+            Ok(Step::Delivered | Step::Dead) => continue,
             Ok(Step::Wait(at)) => (at - Utc::now())
                 .to_std()
                 .unwrap_or_default()
@@ -188,7 +219,7 @@ pub async fn run_worker(
         };
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = wake.notified() => {}
+            _ = stored => {}
             _ = tokio::time::sleep(pause) => {}
         }
     }

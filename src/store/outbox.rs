@@ -128,21 +128,26 @@ impl Store {
         Ok(())
     }
 
-    /// Queues deliveries again: one event's (whatever their state), or every
-    /// dead one. Re-enables disabled sinks. Returns how many were queued.
-    pub fn redeliver(&mut self, event_id: Option<&str>) -> Result<usize> {
+    /// Queues deliveries to `sinks` again: one event's (whatever their
+    /// state), or every dead one. Re-enables disabled sinks. Returns how many
+    /// were queued.
+    pub fn redeliver(&mut self, event_id: Option<&str>, sinks: &[String]) -> Result<usize> {
         let tx = self.conn.transaction()?;
-        let n = match event_id {
-            Some(id) => tx.execute(
-                "UPDATE delivery SET state = 'pending', next_attempt = NULL
-                 WHERE event_seq = (SELECT seq FROM event WHERE id = ?1)",
-                [id],
-            )?,
-            None => tx.execute(
-                "UPDATE delivery SET state = 'pending', next_attempt = NULL WHERE state = 'dead'",
-                [],
-            )?,
-        };
+        let mut n = 0;
+        for sink in sinks {
+            n += match event_id {
+                Some(id) => tx.execute(
+                    "UPDATE delivery SET state = 'pending', next_attempt = NULL
+                     WHERE sink = ?2 AND event_seq = (SELECT seq FROM event WHERE id = ?1)",
+                    params![id, sink],
+                )?,
+                None => tx.execute(
+                    "UPDATE delivery SET state = 'pending', next_attempt = NULL
+                     WHERE sink = ?1 AND state = 'dead'",
+                    [sink],
+                )?,
+            };
+        }
         tx.execute("DELETE FROM sink_state", [])?;
         tx.commit()?;
         Ok(n)

@@ -1,16 +1,21 @@
 //! Support shared by the integration tests: a scriptable HTTP origin, a runner
-//! for the real binary, and edits of the feed fixtures.
+//! for the real binary, edits of the feed fixtures, and a webhook receiver
+//! with an independent signature check.
 
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
 pub mod fixtures;
+pub mod hooks;
 pub mod hostile;
+pub mod receiver;
 pub mod runner;
 pub mod server;
+pub mod signature;
 
 pub use fixtures::{
     KEYS, SPAM_PREFIX, clean_feed, defaced_feed, insert_item_top, item_count, remove_item, replace,
 };
+pub use receiver::{Delivery, Receiver, Reply};
 pub use runner::{Daemon, Feedwatch, Output};
 pub use server::{LAST_MODIFIED, Recorded, Response, TestServer, etag};
