@@ -94,18 +94,32 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// Rounds of removal before `apply_ignore` gives up on reaching a fixed point.
+const IGNORE_ROUNDS: usize = 8;
+
 /// Removes every match of the user's `ignore` patterns, then folds again.
 pub fn apply_ignore(text: &str, ignore: &[Regex]) -> String {
     if ignore.is_empty() {
         return text.to_string();
     }
-    let mut current = text.to_string();
-    for re in ignore {
-        if re.is_match(&current) {
-            current = re.replace_all(&current, "").into_owned();
+    // Removing one match can join text into another ("aabb" without "ab" is
+    // "ab"), so repeat until nothing matches; a few rounds settle any real
+    // pattern, and the bound keeps a pathological one cheap.
+    let mut current = fold(text);
+    for _ in 0..IGNORE_ROUNDS {
+        let mut changed = false;
+        for re in ignore {
+            if re.is_match(&current) {
+                current = re.replace_all(&current, "").into_owned();
+                changed = true;
+            }
+        }
+        current = fold(&current);
+        if !changed {
+            break;
         }
     }
-    fold(&current)
+    current
 }
 
 fn is_fold_space(c: char) -> bool {

@@ -164,13 +164,41 @@ fn disambiguate(base: &str, item: &Item) -> String {
     }
 }
 
-/// Identical keys that survive disambiguation are the same story listed twice.
+/// Identical keys that survive disambiguation are the same story listed
+/// twice. Which copy is kept must not depend on where each copy sits, so the
+/// least by content wins, at the place of the first.
 fn drop_exact_duplicates(items: Vec<Item>) -> Vec<Item> {
-    let mut seen = std::collections::HashSet::new();
-    items
-        .into_iter()
-        .filter(|i| seen.insert(i.key.clone()))
-        .collect()
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        match at.get(&item.key) {
+            Some(&i) => {
+                if content_order(&item, &kept[i]) == std::cmp::Ordering::Less {
+                    kept[i] = item;
+                }
+            }
+            None => {
+                at.insert(item.key.clone(), kept.len());
+                kept.push(item);
+            }
+        }
+    }
+    kept
+}
+
+fn content_order(a: &Item, b: &Item) -> std::cmp::Ordering {
+    let fields = |i: &Item| {
+        (
+            i.title.clone(),
+            i.link.clone(),
+            i.published,
+            i.updated,
+            i.author.clone(),
+            i.summary.clone(),
+            i.content.clone(),
+        )
+    };
+    fields(a).cmp(&fields(b))
 }
 
 pub fn normalize_link(link: &str) -> String {
