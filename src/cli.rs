@@ -39,6 +39,8 @@ pub enum Command {
     Test(TestArgs),
     /// One line per source: kind, schedule, last poll, outcome, items, next poll
     Sources,
+    /// What the database holds: size on disk, items, versions, bytes per version, events
+    Stats,
     /// The items held for a source, or the versions of one item
     History(HistoryArgs),
     /// The outbox: pending, delivered and dead deliveries

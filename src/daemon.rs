@@ -90,6 +90,10 @@ struct Daemon {
     notifier: Notifier,
     /// Sources configured, for the metrics endpoint.
     source_count: Arc<AtomicUsize>,
+    /// The retention in force, for the pruning task.
+    retention: tokio::sync::watch::Sender<crate::config::Retention>,
+    /// Stops the pruning task at shutdown.
+    stopping: CancellationToken,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -104,6 +108,7 @@ pub async fn run(
         store: Arc::new(Mutex::new(store)),
         outbox: Arc::new(Notify::new()),
     });
+    let retention = tokio::sync::watch::Sender::new(config.settings.retention);
     let mut daemon = Daemon {
         config_path,
         database_override,
@@ -117,10 +122,13 @@ pub async fn run(
         workers: CancellationToken::new(),
         notifier: Notifier::from_env(),
         source_count: Arc::new(AtomicUsize::new(0)),
+        retention,
+        stopping: CancellationToken::new(),
     };
     daemon.deliver_leftovers();
     daemon.serve_metrics().await;
     daemon.start_workers();
+    daemon.start_pruning();
     daemon.schedule_all();
     daemon.serve().await
 }
@@ -167,6 +175,14 @@ impl Daemon {
             self.tracker
                 .spawn(outbox::run_worker(sink, store, wake, cancel));
         }
+    }
+
+    fn start_pruning(&self) {
+        self.tracker.spawn(crate::prune::run(
+            Arc::clone(&self.poller.store),
+            self.retention.subscribe(),
+            self.stopping.clone(),
+        ));
     }
 
     /// Adds every source, keeping a stored next poll time when it is still
@@ -338,6 +354,7 @@ impl Daemon {
         for warning in &config.warnings {
             warn!("{warning}");
         }
+        self.retention.send_replace(config.settings.retention);
         let old = std::mem::replace(&mut self.current, Current::new(config));
         self.source_count
             .store(self.current.sources.len(), Ordering::Relaxed);
@@ -388,6 +405,7 @@ impl Daemon {
     /// Lets in-flight polls finish within the grace period, then abandons them.
     async fn shutdown(&self) {
         self.workers.cancel();
+        self.stopping.cancel();
         self.tracker.close();
         if tokio::time::timeout(GRACE, self.tracker.wait())
             .await

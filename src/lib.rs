@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notify;
 pub mod polite;
 pub mod poll;
+pub mod prune;
 pub mod schedule;
 pub mod source;
 pub mod store;

@@ -52,7 +52,9 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
             .buffer_unordered(config.settings.concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
-        (reports, deliver_webhooks(&config, &poller).await)
+        let undelivered = deliver_webhooks(&config, &poller).await;
+        crate::prune::log(&crate::prune::prune(&poller.store, config.settings.retention).await);
+        (reports, undelivered)
     });
     let mut reports = reports;
     reports.sort_by(|a, b| a.source.cmp(&b.source));

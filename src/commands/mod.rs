@@ -3,6 +3,7 @@
 mod check;
 mod inspect;
 mod outbox;
+mod stats;
 mod try_source;
 
 use std::io::{self, Write};
@@ -83,6 +84,7 @@ pub fn run(cli: &Cli) -> Result<Status, AppError> {
         Command::Check(args) => check::check(cli, &args.sources),
         Command::Test(args) => try_source::test(cli, &args.target, args.json),
         Command::Sources => inspect::sources(cli),
+        Command::Stats => stats::stats(cli),
         Command::History(args) => inspect::history(cli, &args.source, args.item.as_deref()),
         Command::Deliveries(args) => outbox::deliveries(cli, args),
         Command::Redeliver(args) => outbox::redeliver(cli, args),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use toml_edit::{ImDocument, TableLike, TomlError};
 use url::Url;
 
-use super::{Config, DEFAULT_INTERVAL, LogFormat, Settings};
+use super::{Config, DEFAULT_INTERVAL, LogFormat, Retention, Settings};
 use values::{Checker, Spanned, Table, did_you_mean, line_column};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,7 +27,7 @@ const DEFAULT_FAIL_AFTER: u32 = 3;
 const DEFAULT_DATABASE: &str = "feedwatch.db";
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
-const SETTINGS_KEYS: [&str; 13] = [
+const SETTINGS_KEYS: [&str; 15] = [
     "database",
     "interval",
     "timeout",
@@ -41,6 +41,8 @@ const SETTINGS_KEYS: [&str; 13] = [
     "fail_after",
     "log_format",
     "metrics",
+    "keep_versions",
+    "keep_for",
 ];
 
 /// Folders that relative paths in the file resolve against, as systemd passes
@@ -312,6 +314,10 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         fail_after: ck.int(t, "fail_after", 1).unwrap_or(DEFAULT_FAIL_AFTER),
         log_format: log_format(ck, t),
         metrics: metrics_address(ck, t),
+        retention: Retention {
+            keep_versions: ck.int(t, "keep_versions", 1),
+            keep_for: ck.duration(t, "keep_for"),
+        },
     }
 }
 

@@ -47,6 +47,23 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics: Option<std::net::SocketAddr>,
+    pub retention: Retention,
+}
+
+/// How much history to keep; by default every version and event is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Versions kept per item, the current one included.
+    pub keep_versions: Option<u32>,
+    /// Versions replaced longer ago than this, and events this old whose
+    /// deliveries are all done, are pruned.
+    pub keep_for: Option<Duration>,
+}
+
+impl Retention {
+    pub fn prunes(&self) -> bool {
+        self.keep_versions.is_some() || self.keep_for.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

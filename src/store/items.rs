@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::{Result, SourceId, Store};
+use super::{Result, SourceId, Store, pack};
 use crate::detect::{Held, ItemWrite, Snapshot};
 
 /// One line of `history SOURCE`.
@@ -27,19 +27,22 @@ pub struct VersionRow {
     pub snapshot: Snapshot,
 }
 
-const HELD_COLUMNS: &str = "i.key, i.current_version, i.present, i.position,
-    v.title, v.link, v.published, v.updated, v.author, v.summary, v.content, v.article";
+/// The columns of a version as [`snapshot_at`] reads them, in order.
+pub(super) const SNAPSHOT_COLUMNS: &str =
+    "v.title, v.link, v.published, v.updated, v.author, v.summary, v.content, v.article, v.packed";
 
-fn snapshot_at(r: &Row, at: usize) -> rusqlite::Result<Snapshot> {
+/// Reads the [`SNAPSHOT_COLUMNS`] starting at column `at`.
+pub(super) fn snapshot_at(r: &Row, at: usize) -> rusqlite::Result<Snapshot> {
+    let packed: i64 = r.get(at + 8)?;
     Ok(Snapshot {
         title: r.get(at)?,
         link: r.get(at + 1)?,
         published: r.get(at + 2)?,
         updated: r.get(at + 3)?,
         author: r.get(at + 4)?,
-        summary: r.get(at + 5)?,
-        content: r.get(at + 6)?,
-        article: r.get(at + 7)?,
+        summary: pack::column(r, at + 5, packed, pack::SUMMARY)?,
+        content: pack::column(r, at + 6, packed, pack::CONTENT)?,
+        article: pack::column(r, at + 7, packed, pack::ARTICLE)?,
     })
 }
 
@@ -65,7 +68,7 @@ impl Store {
     ) -> Result<HashMap<String, Held>> {
         let mut held = HashMap::new();
         let mut present = self.conn.prepare_cached(&format!(
-            "SELECT {HELD_COLUMNS} FROM item i
+            "SELECT i.key, i.current_version, i.present, i.position, {SNAPSHOT_COLUMNS} FROM item i
              JOIN version v ON v.item_id = i.id AND v.version = i.current_version
              WHERE i.source_id = ?1 AND i.present = 1"
         ))?;
@@ -74,7 +77,7 @@ impl Store {
             held.insert(key, h);
         }
         let mut one = self.conn.prepare_cached(&format!(
-            "SELECT {HELD_COLUMNS} FROM item i
+            "SELECT i.key, i.current_version, i.present, i.position, {SNAPSHOT_COLUMNS} FROM item i
              JOIN version v ON v.item_id = i.id AND v.version = i.current_version
              WHERE i.source_id = ?1 AND i.key = ?2"
         ))?;
@@ -114,13 +117,12 @@ impl Store {
     /// Every version of one item, newest first.
     pub fn versions_of(&self, source: &str, key: &str) -> Result<Vec<VersionRow>> {
         let id = self.source_id(source)?;
-        let mut stmt = self.conn.prepare(
-            "SELECT v.version, v.seen_at, v.title, v.link, v.published, v.updated, v.author,
-                    v.summary, v.content, v.article
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT v.version, v.seen_at, {SNAPSHOT_COLUMNS}
              FROM version v JOIN item i ON i.id = v.item_id
              WHERE i.source_id = ?1 AND i.key = ?2
-             ORDER BY v.version DESC",
-        )?;
+             ORDER BY v.version DESC"
+        ))?;
         let rows = stmt.query_map(params![id.0, key], |r| {
             Ok(VersionRow {
                 version: r.get(0)?,
@@ -162,10 +164,21 @@ pub(super) fn write_item(
                     params![source.0, w.key, at, w.position, w.published, version],
                     |r| r.get(0),
                 )?;
+            let summary = pack::pack(&snap.summary);
+            let content = pack::pack(&snap.content);
+            let article = pack::pack(&snap.article);
+            let packed = [
+                (&summary, pack::SUMMARY),
+                (&content, pack::CONTENT),
+                (&article, pack::ARTICLE),
+            ]
+            .iter()
+            .filter(|(s, _)| s.is_packed())
+            .fold(0, |bits, (_, bit)| bits | bit);
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO version (item_id, version, seen_at, title, link, published,
-                                      updated, author, summary, content, article)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                      updated, author, summary, content, article, packed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 item_id,
@@ -176,9 +189,10 @@ pub(super) fn write_item(
                 snap.published,
                 snap.updated,
                 snap.author,
-                snap.summary,
-                snap.content,
-                snap.article
+                summary,
+                content,
+                article,
+                packed
             ])?;
         }
     }

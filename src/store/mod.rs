@@ -4,6 +4,8 @@
 mod events;
 mod items;
 mod outbox;
+mod pack;
+mod retention;
 mod sources;
 
 use std::path::Path;
@@ -14,6 +16,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use events::{DeliveryRow, EventRow, NewEvent};
 pub use items::{ItemRow, VersionRow};
 pub use outbox::{DeliveryListing, DueDelivery};
+pub use retention::{Pruned, Stats};
 pub use sources::{Moved, Outcome, PollRecord, SourceRow, SourceState};
 
 /// How long to wait for another process's hold on the database.
@@ -24,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_relink.sql"),
     include_str!("migrations/0003_outbox.sql"),
+    include_str!("migrations/0004_packed.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
