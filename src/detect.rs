@@ -311,6 +311,7 @@ mod tests {
             author: String::new(),
             summary: String::new(),
             content: content.into(),
+            enclosure: None,
         }
     }
 

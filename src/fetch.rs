@@ -82,9 +82,23 @@ pub struct Fetched {
     /// Where the body came from after redirects.
     pub final_url: Url,
     pub content_type: Option<String>,
+    /// `Content-Location`, which relative links in the body resolve against.
+    pub content_location: Option<String>,
     pub body: Vec<u8>,
     pub validators: Validators,
     pub hints: Hints,
+}
+
+impl Fetched {
+    /// What relative links in the body resolve against: `Content-Location`
+    /// when the server gave one, else where the body came from.
+    pub fn base_url(&self) -> Url {
+        self.content_location
+            .as_deref()
+            .and_then(|location| self.final_url.join(location.trim()).ok())
+            .filter(|url| matches!(url.scheme(), "http" | "https" | "file"))
+            .unwrap_or_else(|| self.final_url.clone())
+    }
 }
 
 /// Why a fetch failed. URLs are shown without query or credentials, which
@@ -269,12 +283,18 @@ impl Fetcher {
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let content_location = response
+            .headers()
+            .get(header::CONTENT_LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let final_url = response.url().clone();
         let body = read_capped(response, req).await?;
         Ok(FetchOutcome::Fetched(Fetched {
             status: status.as_u16(),
             final_url,
             content_type,
+            content_location,
             body,
             validators,
             hints,
@@ -497,6 +517,7 @@ async fn fetch_file(req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> 
         status: 200,
         final_url: req.url.clone(),
         content_type: None,
+        content_location: None,
         body,
         validators: Validators {
             etag: Some(etag),

@@ -222,7 +222,7 @@ impl Step<'_> {
                 "page sources are not supported by this version".into(),
             ));
         }
-        let base = fetched.final_url.clone();
+        let base = fetched.base_url();
         let body = fetched.body;
         let content_type = fetched.content_type.clone();
         // A big document costs many times its size while it is decoded and

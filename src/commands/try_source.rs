@@ -36,7 +36,7 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
         }
     };
     let content_type = fetched.content_type.as_deref();
-    let doc = match source::feed::read(&fetched.body, content_type, Some(&fetched.final_url)) {
+    let doc = match source::feed::read(&fetched.body, content_type, Some(&fetched.base_url())) {
         Ok(doc) => doc,
         Err(e) => {
             eprintln!("error: {url}: {}", error_chain(&e));
@@ -82,16 +82,28 @@ fn to_json(doc: &Document) -> serde_json::Value {
                 "title": i.title,
                 "link": i.link,
                 "published": i.published.map(crate::event::format_time),
+                "updated": i.updated.map(crate::event::format_time),
+                "author": i.author,
                 "summary": i.summary,
                 "content": i.content,
+                "enclosure": i.enclosure.as_ref().map(|e| json!({"url": e.url, "type": e.media_type})),
             })
         })
         .collect();
-    json!({"kind": "feed", "title": doc.title, "items": items, "text": null})
+    json!({
+        "kind": "feed",
+        "title": doc.title,
+        "items": items,
+        "text": null,
+        "warnings": doc.warnings,
+    })
 }
 
 fn show(doc: &Document) -> Result<(), AppError> {
     emit(&format!("feed: {} ({} items)", doc.title, doc.items.len()))?;
+    for warning in &doc.warnings {
+        emit(&format!("warning: {warning}"))?;
+    }
     for item in &doc.items {
         emit("")?;
         emit(&format!("  key:       {}", item.key))?;

@@ -1,4 +1,5 @@
-//! Feeds: RSS, Atom and JSON Feed through feed-rs, with identities of our own.
+//! Feeds: every RSS, RDF, Atom and CDF dialect through normalisation and
+//! feed-rs, JSON Feed through a reader of our own, with identities of our own.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -6,7 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{Document, Item, ParseError};
+use super::normalize::{self, dates};
+use super::{Document, Enclosure, Item, ParseError};
 use crate::text;
 
 /// Reads a feed as served: decodes it to UTF-8 (BOM, HTTP charset, XML
@@ -19,16 +21,34 @@ pub fn read(
 ) -> Result<Document, ParseError> {
     let decoded = super::decode::xml_to_utf8(body, content_type);
     let xml = super::decode::strip_doctype(&decoded.text);
-    parse(xml.as_bytes(), base)
+    parse(&xml, base)
 }
 
-/// Parses feed bytes that are already UTF-8. A parser panic is this
+/// Parses a feed that is already UTF-8 text. A parser panic is this
 /// document's error, never the caller's.
-pub fn parse(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
+pub fn parse(text: &str, base: Option<&Url>) -> Result<Document, ParseError> {
+    if text.trim_start().starts_with('{') {
+        let feed = normalize::json::read(text, base).map_err(ParseError::Json)?;
+        return Ok(Document {
+            title: feed.title,
+            items: assign_keys(feed.entries),
+            ttl_minutes: None,
+            warnings: Vec::new(),
+        });
+    }
+    let normalized = normalize::xml(text);
+    let mut doc = parse_xml(normalized.xml.as_bytes(), base)?;
+    doc.warnings = normalized.warnings;
+    Ok(doc)
+}
+
+/// feed-rs alone, on a document already normalised.
+pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An empty id marks "the feed gave none", so identity never rests on a generated one.
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(dates::parse)
         .build();
     let parsed = catch_unwind(AssertUnwindSafe(|| parser.parse(bytes)))
         .map_err(|panic| ParseError::Panicked(panic_message(panic.as_ref())))?;
@@ -41,6 +61,7 @@ pub fn parse(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
             .unwrap_or_default(),
         items: assign_keys(items),
         ttl_minutes: feed.ttl,
+        warnings: Vec::new(),
     })
 }
 
@@ -53,13 +74,14 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// An entry's fields, with the guid kept apart until keys are assigned.
-struct Fields {
-    guid: String,
-    item: Item,
+pub(crate) struct Fields {
+    pub guid: String,
+    pub item: Item,
 }
 
 fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
     let link = own_link(&entry.links).unwrap_or_default();
+    let enclosure = enclosure(&entry);
     let content = entry
         .content
         .as_ref()
@@ -92,8 +114,34 @@ fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
             author,
             summary,
             content,
+            enclosure,
         },
     }
+}
+
+/// The first media file: an RSS enclosure (feed-rs keeps those as media), or
+/// an Atom `rel="enclosure"` link.
+fn enclosure(entry: &feed_rs::model::Entry) -> Option<Enclosure> {
+    let media = entry
+        .media
+        .iter()
+        .flat_map(|m| m.content.iter())
+        .find_map(|c| {
+            c.url.as_ref().map(|url| Enclosure {
+                url: url.to_string(),
+                media_type: c.content_type.as_ref().map(ToString::to_string).unwrap_or_default(),
+            })
+        });
+    media.or_else(|| {
+        entry
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref() == Some("enclosure") && !l.href.trim().is_empty())
+            .map(|l| Enclosure {
+                url: l.href.trim().to_string(),
+                media_type: l.media_type.clone().unwrap_or_default(),
+            })
+    })
 }
 
 /// RFC 3339 has four-digit years; a date past them is not a date anyone meant.
@@ -103,7 +151,9 @@ fn rfc3339_year(time: &chrono::DateTime<chrono::Utc>) -> bool {
 
 /// The item's own link: an alternate, never replies, enclosures or self.
 fn own_link(links: &[feed_rs::model::Link]) -> Option<String> {
-    let usable = |l: &&feed_rs::model::Link| !l.href.trim().is_empty();
+    // Comment links (RSS `<comments>`, `wfw:commentRss`) are never the item's own.
+    let usable =
+        |l: &&feed_rs::model::Link| !l.href.trim().is_empty() && l.target.is_none();
     links
         .iter()
         .filter(usable)
@@ -122,7 +172,7 @@ fn own_link(links: &[feed_rs::model::Link]) -> Option<String> {
 /// Identity per the contract: guid, else own link, else a hash of title and
 /// content; a guid repeated within one feed is told apart by link. Never
 /// depends on item order.
-fn assign_keys(fields: Vec<Fields>) -> Vec<Item> {
+pub(crate) fn assign_keys(fields: Vec<Fields>) -> Vec<Item> {
     let base_keys: Vec<String> = fields.iter().map(base_key).collect();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for k in &base_keys {
@@ -232,7 +282,7 @@ mod tests {
 
     #[test]
     fn seed_feed_reads_ten_items_keyed_by_guid() {
-        let doc = parse(SEED.as_bytes(), None).unwrap_or_default();
+        let doc = parse(SEED, None).unwrap_or_default();
         assert_eq!(doc.items.len(), 10);
         assert_eq!(
             doc.items[0].key,
@@ -260,7 +310,7 @@ mod tests {
         let b = "<item><title>B</title><description>body</description></item>";
         let c = "<item><guid>g1</guid><title>C</title></item>";
         let keys = |xml: String| {
-            let mut k: Vec<String> = parse(xml.as_bytes(), None)
+            let mut k: Vec<String> = parse(&xml, None)
                 .map(|d| d.items.into_iter().map(|i| i.key).collect())
                 .unwrap_or_default();
             k.sort();
@@ -278,7 +328,7 @@ mod tests {
     fn repeated_guid_is_told_apart_by_link() {
         let xml = rss("<item><guid>same</guid><link>https://e.org/1</link></item>\
                        <item><guid>same</guid><link>https://e.org/2</link></item>");
-        let doc = parse(xml.as_bytes(), None).unwrap_or_default();
+        let doc = parse(&xml, None).unwrap_or_default();
         let keys: Vec<&str> = doc.items.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(keys, ["same https://e.org/1", "same https://e.org/2"]);
     }
@@ -291,7 +341,7 @@ mod tests {
             b"\xff\xfe<\x00r\x00",
             b"",
         ] {
-            assert!(parse(bytes, None).is_err());
+            assert!(read(bytes, None, None).is_err());
         }
     }
 }

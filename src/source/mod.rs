@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod feed;
+pub mod normalize;
 
 use chrono::{DateTime, Utc};
 
@@ -16,6 +17,16 @@ pub struct Item {
     pub author: String,
     pub summary: String,
     pub content: String,
+    /// The first enclosure (RSS), `rel="enclosure"` link (Atom) or attachment (JSON Feed).
+    pub enclosure: Option<Enclosure>,
+}
+
+/// A file attached to an item: a podcast episode, an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enclosure {
+    pub url: String,
+    /// The media type as the feed gave it; empty when it gave none.
+    pub media_type: String,
 }
 
 /// What one fetched feed yields.
@@ -26,6 +37,8 @@ pub struct Document {
     pub items: Vec<Item>,
     /// RSS `<ttl>` in minutes, when given.
     pub ttl_minutes: Option<u32>,
+    /// What was wrong with the document but could be read past, one line each.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,4 +47,6 @@ pub enum ParseError {
     Feed(#[source] feed_rs::parser::ParseFeedError),
     #[error("the feed parser failed on this document ({0})")]
     Panicked(String),
+    #[error("not a JSON Feed that can be read: {0}")]
+    Json(String),
 }

@@ -1,0 +1,206 @@
+//! Atom 1.0 with its text constructs in the three types feed-rs knows, and
+//! Atom 0.3 rewritten into it: the namespace, `issued`/`modified`/`created`,
+//! `tagline`, `copyright`, a person's `url`, and content whose `mode` is
+//! `escaped` or `base64`.
+
+use base64::Engine;
+
+use super::tag::{self, StartTag};
+use super::{Action, wrap_markup};
+
+const NS_03: &str = "http://purl.org/atom/ns#";
+const NS_10: &str = "http://www.w3.org/2005/Atom";
+
+/// Atom 0.3: its namespace, or `version="0.3"` on the root.
+pub(super) fn is_legacy(tag: &StartTag) -> bool {
+    tag.attrs
+        .iter()
+        .any(|&(n, v)| v == NS_03 || (n == "version" && v.starts_with("0.")))
+}
+
+pub(super) fn root(tag: &StartTag, legacy: bool) -> Action {
+    if !legacy {
+        return Action::Keep;
+    }
+    let attrs: Vec<(&str, &str)> = tag
+        .attrs
+        .iter()
+        .filter(|(n, _)| *n != "version")
+        .map(|&(n, v)| (n, if v == NS_03 { NS_10 } else { v }))
+        .collect();
+    Action::Rename {
+        open: StartTag::rebuilt(tag.name, &attrs, false),
+        close: format!("</{}>", tag.name),
+    }
+}
+
+/// How a text construct's content is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Html,
+    Xhtml,
+    /// A media type feed-rs reads itself (content only).
+    Media,
+}
+
+impl Kind {
+    fn attr(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Html => "html",
+            Kind::Xhtml => "xhtml",
+            Kind::Media => "",
+        }
+    }
+}
+
+pub(super) fn child(src: &str, tag: &StartTag, legacy: bool, entry_has_issued: &mut bool) -> Action {
+    let local = tag.local();
+    if legacy && local == "entry" {
+        *entry_has_issued = tag::element_end(src, tag.end, tag.name)
+            .and_then(|(inner_end, _)| src.get(tag.end..inner_end))
+            .is_some_and(|inner| inner.contains("<issued") || inner.contains(":issued"));
+        return Action::Keep;
+    }
+    let renamed = if legacy {
+        match local {
+            "issued" => Some("published"),
+            "created" if !*entry_has_issued => Some("published"),
+            "modified" => Some("updated"),
+            "tagline" => Some("subtitle"),
+            "copyright" => Some("rights"),
+            "url" => Some("uri"),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let new_local = renamed.unwrap_or(local);
+    if matches!(
+        new_local,
+        "title" | "subtitle" | "summary" | "content" | "rights"
+    ) {
+        return text_construct(src, tag, &qualified(tag.name, new_local), legacy);
+    }
+    match renamed {
+        Some(new_local) => {
+            let name = qualified(tag.name, new_local);
+            Action::Rename {
+                open: StartTag::rebuilt(&name, &tag.attrs, false),
+                close: format!("</{name}>"),
+            }
+        }
+        None => Action::Keep,
+    }
+}
+
+/// `name` with `local` in place of its local part, keeping any prefix.
+fn qualified(name: &str, local: &str) -> String {
+    match name.rsplit_once(':') {
+        Some((prefix, _)) => format!("{prefix}:{local}"),
+        None => local.to_string(),
+    }
+}
+
+fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool) -> Action {
+    let content = name.ends_with("content");
+    let declared = tag.attr("type").map(|t| t.trim().to_ascii_lowercase());
+    let mode = tag.attr("mode").map(|m| m.trim().to_ascii_lowercase());
+    let mut kind = match declared.as_deref() {
+        None | Some("text" | "text/plain") => Kind::Text,
+        Some("html" | "text/html") => Kind::Html,
+        Some("xhtml" | "application/xhtml+xml") => Kind::Xhtml,
+        Some(t) if t.starts_with("text/") => Kind::Text,
+        Some(_) if content => Kind::Media,
+        Some(_) => Kind::Text,
+    };
+    match mode.as_deref() {
+        Some("base64") => return decoded(src, tag, name, kind),
+        Some("escaped") if kind == Kind::Xhtml => kind = Kind::Html,
+        // Atom 0.3 puts HTML inline as markup unless it says it escaped it.
+        None | Some("xml") if legacy && kind == Kind::Html => kind = Kind::Xhtml,
+        _ => {}
+    }
+    if kind == Kind::Media {
+        return Action::Keep;
+    }
+    let attrs: Vec<(&str, &str)> = std::iter::once(("type", kind.attr()))
+        .chain(
+            tag.attrs
+                .iter()
+                .copied()
+                .filter(|(n, _)| !matches!(*n, "type" | "mode")),
+        )
+        .collect();
+    let same_type = declared.as_deref() == Some(kind.attr()) || (declared.is_none() && kind == Kind::Text);
+    let unchanged = name == tag.name && same_type && mode.is_none();
+    let open = if unchanged {
+        tag.written(src).to_string()
+    } else {
+        StartTag::rebuilt(name, &attrs, tag.empty)
+    };
+    if kind != Kind::Xhtml
+        && let Some(action) = wrap_markup(src, tag, &open)
+    {
+        return match action {
+            Action::Replace { text, end } if name != tag.name => Action::Replace {
+                text: text.replace(&format!("</{}>", tag.name), &format!("</{name}>")),
+                end,
+            },
+            other => other,
+        };
+    }
+    if unchanged {
+        return Action::Keep;
+    }
+    let open = if tag.empty {
+        StartTag::rebuilt(name, &attrs, false)
+    } else {
+        open
+    };
+    Action::Rename {
+        open,
+        close: format!("</{name}>"),
+    }
+}
+
+/// Content in base64, decoded into the same element as text or HTML;
+/// anything else that was encoded (an image) is no text, and goes.
+fn decoded(src: &str, tag: &StartTag, name: &str, kind: Kind) -> Action {
+    let Some((inner_end, end)) = (!tag.empty)
+        .then(|| tag::element_end(src, tag.end, tag.name))
+        .flatten()
+    else {
+        return Action::Keep;
+    };
+    let inner = src.get(tag.end..inner_end).unwrap_or_default();
+    let packed: String = tag::as_html_source(inner)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed.as_bytes())
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(packed.as_bytes()));
+    let text = match (kind, bytes) {
+        (Kind::Media, _) | (_, Err(_)) => String::new(),
+        (_, Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    let kind = if kind == Kind::Text {
+        Kind::Text
+    } else {
+        Kind::Html
+    };
+    let attrs: Vec<(&str, &str)> = std::iter::once(("type", kind.attr()))
+        .chain(
+            tag.attrs
+                .iter()
+                .copied()
+                .filter(|(n, _)| !matches!(*n, "type" | "mode")),
+        )
+        .collect();
+    let mut out = StartTag::rebuilt(name, &attrs, false);
+    out.push_str(&tag::cdata(&text));
+    out.push_str(&format!("</{name}>"));
+    Action::Replace { text: out, end }
+}

@@ -1,0 +1,64 @@
+//! RSS in all its versions read as RSS 2.0: 0.91 to 0.94 and a missing
+//! `version` only need the attribute, while RSS 0.90 and 1.0 (RDF) keep
+//! their items beside the channel rather than in it, and are rewritten so
+//! the channel holds them.
+
+use super::tag::StartTag;
+use super::{Action, wrap_markup};
+
+/// RSS 0.90's namespace, which feed-rs does not know as RSS.
+const NS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const NS_10: &str = "http://purl.org/rss/1.0/";
+
+/// `<rss>` of any version, or none, as `<rss version="2.0">`.
+pub(super) fn root(tag: &StartTag) -> Action {
+    if tag.name == "rss" && tag.attr("version") == Some("2.0") {
+        return Action::Keep;
+    }
+    let mut attrs: Vec<(&str, &str)> = tag
+        .attrs
+        .iter()
+        .copied()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("version"))
+        .collect();
+    attrs.insert(0, ("version", "2.0"));
+    Action::Rename {
+        open: StartTag::rebuilt("rss", &attrs, false),
+        close: "</rss>".into(),
+    }
+}
+
+/// `<rdf:RDF>` as `<rss version="2.0"><channel>`, keeping its namespace
+/// declarations (RSS 0.90's replaced by RSS 1.0's).
+pub(super) fn rdf_root(tag: &StartTag) -> Action {
+    let mut attrs: Vec<(&str, &str)> = vec![("version", "2.0")];
+    attrs.extend(
+        tag.attrs
+            .iter()
+            .map(|&(n, v)| (n, if v == NS_090 { NS_10 } else { v })),
+    );
+    let mut open = StartTag::rebuilt("rss", &attrs, false);
+    open.push_str("<channel>");
+    Action::Rename {
+        open,
+        close: "</channel></rss>".into(),
+    }
+}
+
+/// RDF's own `<channel>` dissolves into the one the root opened; text
+/// elements holding raw HTML get it as one CDATA section.
+pub(super) fn child(src: &str, tag: &StartTag, rdf: bool, depth: usize) -> Action {
+    let local = tag.local();
+    if rdf && depth == 1 && local == "channel" {
+        return Action::Rename {
+            open: String::new(),
+            close: String::new(),
+        };
+    }
+    if matches!(local, "title" | "description" | "encoded") {
+        if let Some(action) = wrap_markup(src, tag, tag.written(src)) {
+            return action;
+        }
+    }
+    Action::Keep
+}

@@ -1,0 +1,275 @@
+//! Reading one start tag leniently, and writing markup back out.
+
+/// A start tag as written: where it sits, its name and its attributes with
+/// their values still escaped.
+#[derive(Debug)]
+pub(super) struct StartTag<'a> {
+    /// The qualified name as written (`content:encoded`).
+    pub name: &'a str,
+    pub attrs: Vec<(&'a str, &'a str)>,
+    /// Written `<name …/>`.
+    pub empty: bool,
+    /// Byte offset of the opening `<`.
+    pub start: usize,
+    /// Byte offset just past the closing `>`.
+    pub end: usize,
+}
+
+impl<'a> StartTag<'a> {
+    /// The name without its prefix: `encoded` for `content:encoded`.
+    pub fn local(&self) -> &'a str {
+        local(self.name)
+    }
+
+    /// The tag as written.
+    pub fn written<'s>(&self, src: &'s str) -> &'s str {
+        src.get(self.start..self.end).unwrap_or_default()
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&'a str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// The tag written again under `name`, with `attrs` instead of its own.
+    pub fn rebuilt(name: &str, attrs: &[(&str, &str)], empty: bool) -> String {
+        let mut out = String::with_capacity(name.len() + 2 + attrs.len() * 24);
+        out.push('<');
+        out.push_str(name);
+        for (n, v) in attrs {
+            let quote = if v.contains('"') { '\'' } else { '"' };
+            out.push(' ');
+            out.push_str(n);
+            out.push('=');
+            out.push(quote);
+            out.push_str(v);
+            out.push(quote);
+        }
+        out.push_str(if empty { "/>" } else { ">" });
+        out
+    }
+}
+
+pub(super) fn local(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+/// Whether `b` can start an element name.
+pub(super) fn name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
+}
+
+fn name_len(s: &[u8]) -> usize {
+    s.iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+        .unwrap_or(s.len())
+}
+
+/// The offset of the `>` closing the tag opened at `at`: quotes are honoured,
+/// and when a stray quote runs to the end the first `>` is taken instead.
+pub(super) fn tag_close(src: &[u8], at: usize) -> Option<usize> {
+    let mut quote = None;
+    for (i, &b) in src.iter().enumerate().skip(at + 1) {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            (None, b'>') => return Some(i),
+            (None, b'<') => return None,
+            _ => {}
+        }
+    }
+    let rest = src.get(at + 1..)?;
+    let gt = memchr::memchr(b'>', rest)?;
+    (!rest[..gt].contains(&b'<')).then_some(at + 1 + gt)
+}
+
+/// The start tag opened by the `<` at `at`; `None` when no `>` closes it.
+pub(super) fn start_tag(src: &str, at: usize) -> Option<StartTag<'_>> {
+    let bytes = src.as_bytes();
+    let close = tag_close(bytes, at)?;
+    let inner = src.get(at + 1..close)?;
+    let len = name_len(inner.as_bytes());
+    let name = inner.get(..len)?;
+    let rest = inner.get(len..)?;
+    let empty = rest.trim_end().ends_with('/');
+    Some(StartTag {
+        name,
+        attrs: attributes(rest.trim_end().trim_end_matches('/')),
+        empty,
+        start: at,
+        end: close + 1,
+    })
+}
+
+/// `name="value"` pairs; a bare name has an empty value, an unquoted value
+/// runs to the next space.
+fn attributes(mut s: &str) -> Vec<(&str, &str)> {
+    let mut attrs = Vec::new();
+    loop {
+        s = s.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '/');
+        if s.is_empty() {
+            return attrs;
+        }
+        let len = s
+            .find(|c: char| c.is_ascii_whitespace() || c == '=')
+            .unwrap_or(s.len());
+        let (name, after) = s.split_at(len);
+        let after = after.trim_start();
+        let Some(value) = after.strip_prefix('=') else {
+            attrs.push((name, ""));
+            s = after;
+            continue;
+        };
+        let value = value.trim_start();
+        let (v, rest) = match value.as_bytes().first() {
+            Some(&q @ (b'"' | b'\'')) => {
+                let body = &value[1..];
+                match body.find(q as char) {
+                    Some(end) => (&body[..end], &body[end + 1..]),
+                    None => (body, ""),
+                }
+            }
+            _ => {
+                let end = value
+                    .find(|c: char| c.is_ascii_whitespace())
+                    .unwrap_or(value.len());
+                value.split_at(end)
+            }
+        };
+        attrs.push((name, v));
+        s = rest;
+    }
+}
+
+/// The end of the element whose content starts at `from`: the offsets of
+/// its `</name` and just past the `>` that closes it. Elements of the same
+/// name nested inside are not counted.
+pub(super) fn element_end(src: &str, from: usize, name: &str) -> Option<(usize, usize)> {
+    let needle = format!("</{name}");
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let bytes = src.as_bytes();
+    let mut at = from;
+    loop {
+        let found = at + finder.find(bytes.get(at..)?)?;
+        let after = found + needle.len();
+        let rest = bytes.get(after..)?;
+        let spaces = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if rest.get(spaces) == Some(&b'>') {
+            return Some((found, after + spaces + 1));
+        }
+        at = after;
+    }
+}
+
+/// Text made safe to stand as XML character data.
+pub(super) fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['&', '<', '>']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Text wrapped in CDATA sections, split wherever it holds `]]>`.
+pub(super) fn cdata(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 12);
+    out.push_str("<![CDATA[");
+    out.push_str(&text.replace("]]>", "]]]]><![CDATA[>"));
+    out.push_str("]]>");
+    out
+}
+
+/// The markup of an element's content read as HTML source: CDATA sections
+/// opened, everything else as written.
+pub(super) fn as_html_source(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find("<![CDATA[") {
+        out.push_str(&rest[..at]);
+        let body = &rest[at + 9..];
+        let end = body.find("]]>").unwrap_or(body.len());
+        out.push_str(&body[..end]);
+        rest = body.get(end + 3..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether content holds elements outside CDATA sections and comments,
+/// which feed-rs would cut off at the first one.
+pub(super) fn has_child_elements(inner: &str) -> bool {
+    let bytes = inner.as_bytes();
+    let mut i = 0;
+    while let Some(lt) = memchr::memchr(b'<', bytes.get(i..).unwrap_or_default()) {
+        let at = i + lt;
+        let rest = &bytes[at..];
+        if rest.starts_with(b"<![CDATA[") {
+            match memchr::memmem::find(&rest[9..], b"]]>") {
+                Some(end) => i = at + 9 + end + 3,
+                None => return false,
+            }
+        } else if rest.starts_with(b"<!--") {
+            match memchr::memmem::find(&rest[4..], b"-->") {
+                Some(end) => i = at + 4 + end + 3,
+                None => return false,
+            }
+        } else if rest.get(1).is_some_and(|&b| name_start(b) || b == b'/') {
+            return true;
+        } else {
+            i = at + 1;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_of_every_style() {
+        let src = r#"<link rel="alternate" href='a"b' x=1 checked/>"#;
+        let tag = start_tag(src, 0).unwrap_or_else(|| panic!("a tag"));
+        assert_eq!(tag.name, "link");
+        assert!(tag.empty);
+        assert_eq!(
+            tag.attrs,
+            [
+                ("rel", "alternate"),
+                ("href", "a\"b"),
+                ("x", "1"),
+                ("checked", "")
+            ]
+        );
+        assert_eq!(tag.end, src.len());
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_still_ends_at_the_next_angle() {
+        let src = r#"<a href="x>text</a>"#;
+        assert_eq!(start_tag(src, 0).map(|t| t.end), Some(11));
+    }
+
+    #[test]
+    fn element_end_skips_longer_names() {
+        let src = "<t>a</title></t >";
+        assert_eq!(element_end(src, 3, "t"), Some((12, 17)));
+    }
+
+    #[test]
+    fn child_elements_outside_cdata() {
+        assert!(!has_child_elements("a <![CDATA[<p>x</p>]]> b <!-- <p> -->"));
+        assert!(has_child_elements("a <b>x</b>"));
+        assert!(!has_child_elements("a < b"));
+    }
+}
