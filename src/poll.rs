@@ -317,6 +317,7 @@ impl Step<'_> {
             next_due: self.next_due,
             moved: None,
             relink: None,
+            warning: None,
         }
     }
 
@@ -359,6 +360,10 @@ impl Step<'_> {
         rec.validators = Some(validators);
         self.track_move(&mut rec, hints);
         rec.kind = Some(SourceKind::Feed.as_str().to_string());
+        if !doc.warnings.is_empty() {
+            warn!("read despite problems: {}", doc.warnings.join("; "));
+            rec.warning = Some(doc.warnings.join("; "));
+        }
         rec.events = self.events(drafts);
         let summary = Summary {
             not_modified: false,

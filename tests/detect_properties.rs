@@ -104,7 +104,7 @@ fn rss(items: &[GenItem]) -> String {
 }
 
 fn read(items: &[GenItem]) -> Vec<Item> {
-    match feed::parse(rss(items).as_bytes(), None) {
+    match feed::parse(&rss(items), None) {
         Ok(doc) => doc.items,
         Err(e) => panic!("a generated feed must parse: {e}"),
     }

@@ -43,9 +43,13 @@ pub fn sources(cli: &Cli) -> Result<Status, AppError> {
         let moved = row
             .and_then(|r| r.effective_url.as_ref())
             .map(|u| format!("moved permanently to {u}"));
+        let warning = row
+            .and_then(|r| r.last_warning.as_ref())
+            .map(|w| format!("warning: {w}"));
         let notes: Vec<String> = moved
             .into_iter()
             .chain(row.and_then(|r| r.last_error.clone()))
+            .chain(warning)
             .collect();
         errors.push((!notes.is_empty()).then(|| notes.join("; ")));
     }

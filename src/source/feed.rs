@@ -129,7 +129,11 @@ fn enclosure(entry: &feed_rs::model::Entry) -> Option<Enclosure> {
         .find_map(|c| {
             c.url.as_ref().map(|url| Enclosure {
                 url: url.to_string(),
-                media_type: c.content_type.as_ref().map(ToString::to_string).unwrap_or_default(),
+                media_type: c
+                    .content_type
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             })
         });
     media.or_else(|| {
@@ -152,8 +156,7 @@ fn rfc3339_year(time: &chrono::DateTime<chrono::Utc>) -> bool {
 /// The item's own link: an alternate, never replies, enclosures or self.
 fn own_link(links: &[feed_rs::model::Link]) -> Option<String> {
     // Comment links (RSS `<comments>`, `wfw:commentRss`) are never the item's own.
-    let usable =
-        |l: &&feed_rs::model::Link| !l.href.trim().is_empty() && l.target.is_none();
+    let usable = |l: &&feed_rs::model::Link| !l.href.trim().is_empty() && l.target.is_none();
     links
         .iter()
         .filter(usable)

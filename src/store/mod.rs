@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_relink.sql"),
     include_str!("migrations/0003_outbox.sql"),
     include_str!("migrations/0004_packed.sql"),
+    include_str!("migrations/0005_warning.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -66,6 +66,8 @@ pub struct PollRecord {
     pub moved: Option<Moved>,
     /// A new effective address, once a move is confirmed.
     pub relink: Option<String>,
+    /// What the document read had wrong with it; stored with an `Ok` outcome.
+    pub warning: Option<String>,
 }
 
 /// One line of `sources`.
@@ -77,6 +79,7 @@ pub struct SourceRow {
     pub last_poll: Option<String>,
     pub last_outcome: Option<String>,
     pub last_error: Option<String>,
+    pub last_warning: Option<String>,
     pub consecutive_failures: u32,
     pub next_due: Option<String>,
     pub items_held: u64,
@@ -160,7 +163,8 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT s.name, s.url, s.kind, s.last_poll, s.last_outcome, s.last_error,
                     s.consecutive_failures, s.next_due, s.polls, s.effective_url,
-                    (SELECT COUNT(*) FROM item i WHERE i.source_id = s.id AND i.present = 1)
+                    (SELECT COUNT(*) FROM item i WHERE i.source_id = s.id AND i.present = 1),
+                    s.last_warning
              FROM source s ORDER BY s.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -176,6 +180,7 @@ impl Store {
                 polls: r.get(8)?,
                 effective_url: r.get(9)?,
                 items_held: r.get(10)?,
+                last_warning: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -239,6 +244,13 @@ fn update_source(tx: &Transaction, rec: &PollRecord) -> Result<()> {
         tx.execute(
             "UPDATE source SET moved_to = ?2, moved_seen = ?3 WHERE id = ?1",
             params![rec.source.0, moved.to, moved.seen],
+        )?;
+    }
+    // A document read anew replaces the warning; a 304 or a failure keeps it.
+    if rec.outcome == Outcome::Ok {
+        tx.execute(
+            "UPDATE source SET last_warning = ?2 WHERE id = ?1",
+            params![rec.source.0, rec.warning],
         )?;
     }
     if let Some(url) = &rec.relink {

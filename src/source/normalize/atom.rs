@@ -55,7 +55,12 @@ impl Kind {
     }
 }
 
-pub(super) fn child(src: &str, tag: &StartTag, legacy: bool, entry_has_issued: &mut bool) -> Action {
+pub(super) fn child(
+    src: &str,
+    tag: &StartTag,
+    legacy: bool,
+    entry_has_issued: &mut bool,
+) -> Action {
     let local = tag.local();
     if legacy && local == "entry" {
         *entry_has_issued = tag::element_end(src, tag.end, tag.name)
@@ -133,7 +138,8 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool) -> Action
                 .filter(|(n, _)| !matches!(*n, "type" | "mode")),
         )
         .collect();
-    let same_type = declared.as_deref() == Some(kind.attr()) || (declared.is_none() && kind == Kind::Text);
+    let same_type =
+        declared.as_deref() == Some(kind.attr()) || (declared.is_none() && kind == Kind::Text);
     let unchanged = name == tag.name && same_type && mode.is_none();
     let open = if unchanged {
         tag.written(src).to_string()

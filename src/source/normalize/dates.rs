@@ -28,7 +28,8 @@ fn looks_iso(text: &str) -> bool {
     let b = text.as_bytes();
     b.len() >= 4
         && b[..4].iter().all(u8::is_ascii_digit)
-        && b.get(4).is_none_or(|c| matches!(c, b'-' | b'T' | b't') || c.is_ascii_digit())
+        && b.get(4)
+            .is_none_or(|c| matches!(c, b'-' | b'T' | b't') || c.is_ascii_digit())
 }
 
 /// RFC 3339, ISO 8601 extended and basic forms, and W3C-DTF's partial
@@ -61,11 +62,9 @@ fn iso_date(d: &str) -> Option<NaiveDate> {
     let parts: Vec<&str> = d.split('-').collect();
     let num = |s: &str| s.parse::<u32>().ok();
     match parts.as_slice() {
-        [y] if y.len() == 8 => NaiveDate::from_ymd_opt(
-            y[..4].parse().ok()?,
-            num(&y[4..6])?,
-            num(&y[6..8])?,
-        ),
+        [y] if y.len() == 8 => {
+            NaiveDate::from_ymd_opt(y[..4].parse().ok()?, num(&y[4..6])?, num(&y[6..8])?)
+        }
         [y] if y.len() == 4 => NaiveDate::from_ymd_opt(y.parse().ok()?, 1, 1),
         [y, m] if y.len() == 4 => NaiveDate::from_ymd_opt(y.parse().ok()?, num(m)?, 1),
         [y, m, d] if y.len() == 4 => NaiveDate::from_ymd_opt(y.parse().ok()?, num(m)?, num(d)?),
@@ -305,8 +304,14 @@ mod tests {
 
     #[test]
     fn two_digit_years_follow_rfc_2822() {
-        assert_eq!(at("01 Jan 99 00:00 GMT").as_deref(), Some("1999-01-01T00:00:00Z"));
-        assert_eq!(at("01 Jan 04 00:00 GMT").as_deref(), Some("2004-01-01T00:00:00Z"));
+        assert_eq!(
+            at("01 Jan 99 00:00 GMT").as_deref(),
+            Some("1999-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            at("01 Jan 04 00:00 GMT").as_deref(),
+            Some("2004-01-01T00:00:00Z")
+        );
     }
 
     #[test]

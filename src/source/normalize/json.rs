@@ -63,7 +63,11 @@ fn fields(item: &Map<String, Value>, base: Option<&Url>, feed_authors: &str) -> 
     let enclosure = item
         .get("attachments")
         .and_then(Value::as_array)
-        .and_then(|list| list.iter().filter_map(Value::as_object).find(|a| !string(a, "url").is_empty()))
+        .and_then(|list| {
+            list.iter()
+                .filter_map(Value::as_object)
+                .find(|a| !string(a, "url").is_empty())
+        })
         .map(|a| Enclosure {
             url: resolve(&string(a, "url"), base),
             media_type: string(a, "mime_type"),

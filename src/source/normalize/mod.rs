@@ -56,9 +56,15 @@ const SEARCH_DEPTH: usize = 256;
 pub(super) enum Action {
     Keep,
     /// `open` replaces the start tag and `close` its end tag.
-    Rename { open: String, close: String },
+    Rename {
+        open: String,
+        close: String,
+    },
     /// The whole element, up to `end`, becomes `text`.
-    Replace { text: String, end: usize },
+    Replace {
+        text: String,
+        end: usize,
+    },
 }
 
 /// The format, decided by the root element.
@@ -67,7 +73,10 @@ enum Dialect {
     Undecided,
     Rss,
     Rdf,
-    Atom { legacy: bool, entry_has_issued: bool },
+    Atom {
+        legacy: bool,
+        entry_has_issued: bool,
+    },
     Cdf,
     Other,
 }
@@ -132,7 +141,10 @@ impl Repairs {
         if parts.is_empty() {
             return Vec::new();
         }
-        vec![format!("ill-formed XML read leniently: {}", parts.join(", "))]
+        vec![format!(
+            "ill-formed XML read leniently: {}",
+            parts.join(", ")
+        )]
     }
 }
 

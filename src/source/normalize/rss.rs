@@ -55,10 +55,10 @@ pub(super) fn child(src: &str, tag: &StartTag, rdf: bool, depth: usize) -> Actio
             close: String::new(),
         };
     }
-    if matches!(local, "title" | "description" | "encoded") {
-        if let Some(action) = wrap_markup(src, tag, tag.written(src)) {
-            return action;
-        }
+    if matches!(local, "title" | "description" | "encoded")
+        && let Some(action) = wrap_markup(src, tag, tag.written(src))
+    {
+        return action;
     }
     Action::Keep
 }

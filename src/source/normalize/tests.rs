@@ -16,7 +16,9 @@ fn a_well_formed_rss_2_feed_is_not_copied() {
 
 #[test]
 fn bare_ampersands_and_html_entities() {
-    let (out, warnings) = norm("<rss version=\"2.0\"><channel><title>A & B&nbsp;&mdash; &lol; &#0; &#x41;</title></channel></rss>");
+    let (out, warnings) = norm(
+        "<rss version=\"2.0\"><channel><title>A & B&nbsp;&mdash; &lol; &#0; &#x41;</title></channel></rss>",
+    );
     assert_eq!(
         out,
         "<rss version=\"2.0\"><channel><title>A &amp; B\u{a0}\u{2014} &amp;lol; \u{FFFD} &#x41;</title></channel></rss>"
@@ -47,14 +49,19 @@ fn a_cut_off_tag_at_the_end_is_dropped() {
 
 #[test]
 fn control_characters_go() {
-    let (out, warnings) = norm("<rss version=\"2.0\"><channel><title>a\u{1}b\u{1b}</title></channel></rss>");
+    let (out, warnings) =
+        norm("<rss version=\"2.0\"><channel><title>a\u{1}b\u{1b}</title></channel></rss>");
     assert!(out.contains("<title>ab</title>"));
     assert!(warnings[0].contains("2 control characters"));
 }
 
 #[test]
 fn rss_of_any_version_reads_as_2_0() {
-    for root in ["<rss>", "<rss version=\"0.91\">", "<rss version=\"0.94\" xmlns:dc=\"x\">"] {
+    for root in [
+        "<rss>",
+        "<rss version=\"0.91\">",
+        "<rss version=\"0.94\" xmlns:dc=\"x\">",
+    ] {
         let (out, warnings) = norm(&format!("{root}<channel></channel></rss>"));
         assert!(out.starts_with("<rss version=\"2.0\""), "{out}");
         assert!(warnings.is_empty());
