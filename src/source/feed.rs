@@ -53,7 +53,19 @@ pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseErro
     let parsed = catch_unwind(AssertUnwindSafe(|| parser.parse(bytes)))
         .map_err(|panic| ParseError::Panicked(panic_message(panic.as_ref())))?;
     let feed = parsed.map_err(ParseError::Feed)?;
-    let items = feed.entries.into_iter().map(entry_fields).collect();
+    // Entries without an author of their own have the feed's, as Atom says.
+    let feed_author = names(&feed.authors);
+    let items = feed
+        .entries
+        .into_iter()
+        .map(entry_fields)
+        .map(|mut f| {
+            if f.item.author.is_empty() {
+                f.item.author.clone_from(&feed_author);
+            }
+            f
+        })
+        .collect();
     Ok(Document {
         title: feed
             .title
@@ -93,13 +105,7 @@ fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
         .as_ref()
         .map(|s| text::html_to_text(&s.content))
         .unwrap_or_default();
-    let author = entry
-        .authors
-        .iter()
-        .filter_map(|p| p.name.as_deref().map(str::trim))
-        .filter(|n| !n.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let author = names(&entry.authors);
     Fields {
         guid: entry.id.trim().to_string(),
         item: Item {
@@ -117,6 +123,15 @@ fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
             enclosure,
         },
     }
+}
+
+fn names(people: &[feed_rs::model::Person]) -> String {
+    people
+        .iter()
+        .filter_map(|p| p.name.as_deref().map(str::trim))
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The first media file: an RSS enclosure (feed-rs keeps those as media), or

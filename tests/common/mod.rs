@@ -8,6 +8,7 @@
 pub mod fixtures;
 pub mod hooks;
 pub mod hostile;
+pub mod reading;
 pub mod receiver;
 pub mod runner;
 pub mod server;

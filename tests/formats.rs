@@ -1,0 +1,322 @@
+//! Every feed format feedwatch reads, one small fixture each, served over
+//! HTTP and read back through `feedwatch test --json`: the items, their
+//! titles, links and dates.
+
+mod common;
+
+use common::reading::{field, items, read_fixture, warnings};
+use serde_json::Value;
+
+/// The fields every format is checked on, item by item.
+struct Want<'a> {
+    title: &'a str,
+    keys: &'a [&'a str],
+    titles: &'a [&'a str],
+    links: &'a [&'a str],
+    published: &'a [Option<&'a str>],
+}
+
+#[track_caller]
+fn assert_read(json: &Value, want: &Want) {
+    assert_eq!(json["kind"], "feed");
+    assert_eq!(json["title"], want.title, "{json:#}");
+    assert_eq!(field(json, "key"), want.keys, "{json:#}");
+    assert_eq!(field(json, "title"), want.titles, "{json:#}");
+    assert_eq!(field(json, "link"), want.links, "{json:#}");
+    let published: Vec<Option<&str>> = items(json)
+        .iter()
+        .map(|i| i["published"].as_str())
+        .collect();
+    assert_eq!(published, want.published, "{json:#}");
+    assert!(
+        warnings(json).is_empty(),
+        "a well-formed feed warned: {json:#}"
+    );
+}
+
+const COUNCIL_LINKS: [&str; 2] = [
+    "https://council.example/news/library-hours",
+    "https://council.example/news/bins",
+];
+const COUNCIL_DATES: [Option<&str>; 2] =
+    [Some("2025-02-03T10:15:00Z"), Some("2025-01-31T16:00:00Z")];
+
+fn council(json: &Value, title: &str) {
+    assert_read(
+        json,
+        &Want {
+            title,
+            keys: &COUNCIL_LINKS,
+            titles: &["Library hours extended", "Bin collection changes"],
+            links: &COUNCIL_LINKS,
+            published: &COUNCIL_DATES,
+        },
+    );
+    assert_eq!(
+        field(json, "summary"),
+        [
+            "The central library now opens until 8pm.",
+            "Collections move to Tuesdays from March."
+        ]
+    );
+}
+
+#[test]
+fn rss_0_91() {
+    council(&read_fixture("formats/rss091.xml"), "Council news 0.91");
+}
+
+#[test]
+fn rss_0_92() {
+    council(&read_fixture("formats/rss092.xml"), "Council news 0.92");
+}
+
+#[test]
+fn rss_0_93() {
+    council(&read_fixture("formats/rss093.xml"), "Council news 0.93");
+}
+
+#[test]
+fn rss_0_94() {
+    council(&read_fixture("formats/rss094.xml"), "Council news 0.94");
+}
+
+#[test]
+fn rss_without_a_version() {
+    council(
+        &read_fixture("formats/rss-no-version.xml"),
+        "Council news without a version",
+    );
+}
+
+#[test]
+fn rss_0_90() {
+    let links = [
+        "http://parish.example/notices/roof",
+        "http://parish.example/notices/fete",
+    ];
+    assert_read(
+        &read_fixture("formats/rss090.rdf"),
+        &Want {
+            title: "Parish notices",
+            keys: &links,
+            titles: &["Hall roof repaired", "Fete moved to Sunday"],
+            links: &links,
+            published: &[None, None],
+        },
+    );
+}
+
+#[test]
+fn rss_2_0_keeps_every_item_field() {
+    let json = read_fixture("formats/rss20.xml");
+    assert_read(
+        &json,
+        &Want {
+            title: "Frontline podcast",
+            keys: &["podcast-episode-2", "podcast-episode-1"],
+            titles: &["Episode 2: caseloads", "Episode 1: first year"],
+            // The comments link comes first in the item and is not its own.
+            links: &[
+                "https://podcast.example/episodes/2",
+                "https://podcast.example/episodes/1",
+            ],
+            published: &[Some("2025-02-04T09:00:00Z"), Some("2025-01-28T09:00:00Z")],
+        },
+    );
+    let first = &items(&json)[0];
+    assert_eq!(first["author"], "Sam Patel");
+    assert_eq!(first["summary"], "What a fair caseload looks like.");
+    assert_eq!(
+        first["content"],
+        "What a fair caseload looks like, in the words of three practitioners."
+    );
+    assert_eq!(first["updated"], "2025-02-04T09:00:00Z");
+    assert_eq!(
+        first["enclosure"]["url"],
+        "https://podcast.example/audio/2.mp3"
+    );
+    assert_eq!(first["enclosure"]["type"], "audio/mpeg");
+}
+
+#[test]
+fn rss_1_0_keeps_an_item_without_a_link() {
+    let json = read_fixture("formats/rss10.rdf");
+    let keys = field(&json, "key");
+    assert_eq!(keys[0], "https://charity.example/posts/appeal");
+    assert!(keys[1].starts_with("sha256:"), "{keys:?}");
+    assert_eq!(
+        field(&json, "title"),
+        ["Winter appeal opens", "Volunteers thanked"]
+    );
+    assert_eq!(
+        field(&json, "link"),
+        ["https://charity.example/posts/appeal", ""]
+    );
+    assert_eq!(json["title"], "Charity bulletin");
+    let items = items(&json);
+    assert_eq!(items[0]["published"], "2025-01-15T08:30:00Z");
+    assert_eq!(items[1]["published"], "2025-01-10T00:00:00Z");
+    assert_eq!(items[0]["author"], "Charity team");
+    assert_eq!(
+        items[1]["summary"],
+        "A note of thanks, with no link of its own."
+    );
+}
+
+#[test]
+fn atom_0_3_with_escaped_base64_and_inline_content() {
+    let json = read_fixture("formats/atom03.xml");
+    assert_read(
+        &json,
+        &Want {
+            title: "Old blog",
+            keys: &[
+                "tag:oldblog.example,2004:escaped",
+                "tag:oldblog.example,2004:base64",
+                "tag:oldblog.example,2004:inline",
+            ],
+            titles: &["Escaped post", "Base64 post", "Inline markup post"],
+            links: &[
+                "http://oldblog.example/2004/06/escaped",
+                "http://oldblog.example/2004/05/base64",
+                "http://oldblog.example/2004/05/inline",
+            ],
+            // issued; created when there is no issued; a W3C-DTF day.
+            published: &[
+                Some("2004-06-01T08:00:00Z"),
+                Some("2004-05-19T12:00:00Z"),
+                Some("2004-05-10T00:00:00Z"),
+            ],
+        },
+    );
+    assert_eq!(
+        field(&json, "updated"),
+        [
+            "2004-06-02T10:00:00Z",
+            "2004-05-20T12:00:00Z",
+            "2004-05-10T08:00:00Z"
+        ]
+    );
+    assert_eq!(
+        field(&json, "content"),
+        [
+            "An escaped paragraph.",
+            "An encoded paragraph.",
+            "An inline paragraph."
+        ]
+    );
+    assert_eq!(items(&json)[1]["summary"], "Encoded for safety");
+    assert_eq!(field(&json, "author"), ["Alex", "Alex", "Alex"]);
+}
+
+#[test]
+fn atom_1_0_resolves_xml_base_and_keeps_every_field() {
+    let json = read_fixture("formats/atom10.xml");
+    assert_read(
+        &json,
+        &Want {
+            title: "Newsroom",
+            keys: &[
+                "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a",
+                "urn:uuid:2225c695-cfb8-4ebb-aaaa-80da344efa6b",
+            ],
+            titles: &["Budget agreed", "Plain title"],
+            links: &[
+                "https://news.example/blog/posts/budget",
+                "https://news.example/archive/2025/01/plain",
+            ],
+            published: &[Some("2025-02-03T16:00:00Z"), None],
+        },
+    );
+    let first = &items(&json)[0];
+    assert_eq!(first["updated"], "2025-02-04T09:00:00Z");
+    assert_eq!(first["author"], "Priya Shah");
+    assert_eq!(first["summary"], "The council agreed its budget.");
+    assert_eq!(first["content"], "The council agreed its budget.");
+    assert_eq!(
+        first["enclosure"]["url"],
+        "https://news.example/blog/files/budget.pdf"
+    );
+    assert_eq!(first["enclosure"]["type"], "application/pdf");
+    assert_eq!(items(&json)[1]["content"], "Escaped & tidy.");
+}
+
+#[test]
+fn json_feed_1_0() {
+    let json = read_fixture("formats/jsonfeed10.json");
+    assert_eq!(json["title"], "Microblog");
+    assert_eq!(field(&json, "key"), ["2", "1"]);
+    assert_eq!(field(&json, "title"), ["Second post", ""]);
+    let links = field(&json, "link");
+    assert_eq!(links[0], "https://micro.example/2");
+    assert!(
+        links[1].starts_with("http://127.0.0.1:") && links[1].ends_with("/1"),
+        "a relative url resolves against the feed's address: {links:?}"
+    );
+    assert_eq!(
+        field(&json, "published"),
+        ["2025-02-04T09:00:00Z", "2025-02-01T09:00:00Z"]
+    );
+    assert_eq!(items(&json)[1]["updated"], "2025-02-02T09:00:00Z");
+    assert_eq!(field(&json, "author"), ["Jo Bloggs", "Jo Bloggs"]);
+    assert_eq!(
+        field(&json, "content"),
+        ["Hello again.", "A post without a title."]
+    );
+    assert_eq!(items(&json)[1]["summary"], "Untitled");
+    assert_eq!(
+        items(&json)[0]["enclosure"]["url"],
+        "https://micro.example/2.mp3"
+    );
+    assert_eq!(items(&json)[0]["enclosure"]["type"], "audio/mpeg");
+}
+
+#[test]
+fn json_feed_1_1() {
+    let json = read_fixture("formats/jsonfeed11.json");
+    assert_eq!(json["title"], "Team notes");
+    assert_eq!(
+        field(&json, "key"),
+        ["https://notes.example/b", "https://notes.example/a"]
+    );
+    assert_eq!(field(&json, "title"), ["Note B", "Note A"]);
+    assert_eq!(
+        field(&json, "link"),
+        ["https://notes.example/b", "https://elsewhere.example/a"]
+    );
+    let published: Vec<&Value> = items(&json).iter().map(|i| &i["published"]).collect();
+    assert_eq!(
+        published,
+        [&Value::from("2025-02-04T09:00:00Z"), &Value::Null]
+    );
+    assert_eq!(field(&json, "author"), ["Ana, Ben", "Team"]);
+    assert_eq!(field(&json, "content"), ["Second note.", "First note."]);
+}
+
+#[test]
+fn cdf() {
+    let links = [
+        "http://intranet.example/canteen.htm",
+        "http://intranet.example/parking.htm",
+    ];
+    let json = read_fixture("formats/channel.cdf");
+    assert_read(
+        &json,
+        &Want {
+            title: "Intranet headlines",
+            keys: &links,
+            titles: &["Canteen menu", "Parking closed Friday"],
+            links: &links,
+            published: &[None, None],
+        },
+    );
+    assert_eq!(
+        field(&json, "updated"),
+        ["1998-11-05T09:00:00Z", "1998-11-04T17:30:00Z"]
+    );
+    assert_eq!(
+        field(&json, "summary"),
+        ["This week's menu", "The car park is resurfaced"]
+    );
+}
