@@ -47,6 +47,58 @@ pub enum Command {
     Deliveries(DeliveriesArgs),
     /// Queue deliveries again: one event's, or every dead one
     Redeliver(RedeliverArgs),
+    /// The changes detected in a period, with their diffs
+    Report(ReportArgs),
+    /// The differences between two versions of an item (default: its last change)
+    Diff(DiffArgs),
+    /// Print `[[source]]` tables for the feeds of an OPML file
+    ImportOpml(ImportOpmlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How far back to look, like "24h" or "7d" [default: settings.report_window, 7 days]
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, conflicts_with = "from")]
+    pub since: Option<std::time::Duration>,
+    /// Changes at or after this time: RFC 3339 ("2026-11-20T08:00:00Z") or a date ("2026-11-20", UTC)
+    #[arg(long, value_name = "TIME", value_parser = crate::commands::parse_time)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only these sources (repeat, or separate with commas)
+    #[arg(long = "source", value_name = "S", value_delimiter = ',', num_args = 1..)]
+    pub sources: Vec<String>,
+    /// Only these event types, like item.updated or item.* (repeat, or separate with commas)
+    #[arg(long = "type", value_name = "T", value_delimiter = ',', num_args = 1..)]
+    pub types: Vec<String>,
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Text)]
+    pub format: crate::report::Format,
+    /// No colour, even on a terminal (as does a non-empty NO_COLOR)
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    pub source: String,
+    /// An item key (as shown by `history SOURCE`)
+    pub item: String,
+    /// The older version [default: the one before --to]
+    #[arg(long, value_name = "N")]
+    pub from: Option<u32>,
+    /// The newer version [default: the latest]
+    #[arg(long, value_name = "N")]
+    pub to: Option<u32>,
+    /// Mark changed words inline ([-removed-]{+added+}) instead of lines
+    #[arg(long)]
+    pub word: bool,
+    /// No colour, even on a terminal (as does a non-empty NO_COLOR)
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportOpmlArgs {
+    /// An OPML file, as feed readers export their subscriptions
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ use crate::metrics;
 use crate::notify::Notifier;
 use crate::polite::{self, Limits};
 use crate::poll::{self, Poller, error_chain};
+use crate::report::publish;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::{Store, StoreError};
 
@@ -94,6 +95,8 @@ struct Daemon {
     retention: tokio::sync::watch::Sender<crate::config::Retention>,
     /// Stops the pruning task at shutdown.
     stopping: CancellationToken,
+    /// Woken after a poll that found changes, to rewrite the published reports.
+    publish: Arc<Notify>,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -124,6 +127,7 @@ pub async fn run(
         source_count: Arc::new(AtomicUsize::new(0)),
         retention,
         stopping: CancellationToken::new(),
+        publish: Arc::new(Notify::new()),
     };
     daemon.deliver_leftovers();
     daemon.serve_metrics().await;
@@ -174,6 +178,19 @@ impl Daemon {
             let cancel = self.workers.clone();
             self.tracker
                 .spawn(outbox::run_worker(sink, store, wake, cancel));
+        }
+        let settings = &self.current.config.settings;
+        if let Some(dir) = &settings.report_dir {
+            let target = publish::Target {
+                dir: dir.clone(),
+                window: settings.report_window,
+            };
+            self.tracker.spawn(publish::run_worker(
+                target,
+                Arc::clone(&self.poller.store),
+                Arc::clone(&self.publish),
+                self.workers.clone(),
+            ));
         }
     }
 
@@ -294,6 +311,7 @@ impl Daemon {
         let clock = Arc::clone(&self.clock);
         let wake = Arc::clone(&self.wake);
         let abort = self.abort.clone();
+        let publish = Arc::clone(&self.publish);
         self.tracker.spawn(async move {
             let host = source.host_key();
             let work = async {
@@ -308,6 +326,12 @@ impl Daemon {
                     None
                 }
             };
+            if report
+                .as_ref()
+                .is_some_and(|r| r.result.as_ref().is_ok_and(|s| s.events > 0))
+            {
+                publish.notify_one();
+            }
             if let Some(until) = report.as_ref().and_then(|r| r.host_not_before) {
                 limits.pause_host(&host, until);
             }

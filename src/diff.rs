@@ -9,6 +9,11 @@ const DEADLINE: Duration = Duration::from_millis(500);
 
 /// A unified diff from `before` to `after` with three lines of context.
 pub fn unified(before: &str, after: &str) -> String {
+    unified_labelled(before, after, "before", "after")
+}
+
+/// A unified diff with the given names in its `---`/`+++` header.
+pub fn unified_labelled(before: &str, after: &str, old: &str, new: &str) -> String {
     let before = with_final_newline(before);
     let after = with_final_newline(after);
     TextDiff::configure()
@@ -17,7 +22,7 @@ pub fn unified(before: &str, after: &str) -> String {
         .unified_diff()
         .context_radius(3)
         .missing_newline_hint(false)
-        .header("before", "after")
+        .header(old, new)
         .to_string()
 }
 

@@ -11,6 +11,7 @@ use crate::config::{Config, SinkKind};
 use crate::deliver::{Router, outbox};
 use crate::polite::Limits;
 use crate::poll::{self, Poller};
+use crate::report::publish;
 
 pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
     let config = Arc::new(load_config(cli)?);
@@ -61,8 +62,36 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
     for report in &reports {
         emit(&report.to_string())?;
     }
+    if reports
+        .iter()
+        .any(|r| r.result.as_ref().is_ok_and(|s| s.events > 0))
+    {
+        publish_reports(&config, &poller);
+    }
     let failed = reports.iter().any(|r| r.result.is_err()) || undelivered;
     Ok(if failed { 1 } else { 0 })
+}
+
+/// Rewrites the published reports when `report_dir` is set, as the daemon does.
+fn publish_reports(config: &Config, poller: &Poller) {
+    let Some(dir) = &config.settings.report_dir else {
+        return;
+    };
+    let target = publish::Target {
+        dir: dir.clone(),
+        window: config.settings.report_window,
+    };
+    let now = Utc::now();
+    let loaded = publish::window_events(&poll::lock(&poller.store), target.window, now);
+    let result = loaded
+        .map_err(publish::PublishError::from)
+        .and_then(|(from, events)| publish::write(&target, &events, from, now));
+    if let Err(e) = result {
+        tracing::warn!(
+            "cannot publish the change reports: {}",
+            poll::error_chain(&e)
+        );
+    }
 }
 
 /// Sends what is due to each webhook sink once; true when a delivery was

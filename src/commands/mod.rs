@@ -3,6 +3,7 @@
 mod check;
 mod inspect;
 mod outbox;
+mod report;
 mod stats;
 mod try_source;
 
@@ -36,6 +37,13 @@ pub enum AppError {
     ClosedPipe,
     #[error("cannot write output")]
     Output(#[source] io::Error),
+    /// A file named on the command line is missing or unreadable.
+    #[error("{what}")]
+    Input {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl AppError {
@@ -55,7 +63,7 @@ impl AppError {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Config(_) | AppError::Usage(_) => 2,
+            AppError::Config(_) | AppError::Usage(_) | AppError::Input { .. } => 2,
             AppError::Store(_) => 3,
             AppError::Daemon(e) if e.is_store() => 3,
             AppError::ClosedPipe => 0,
@@ -88,6 +96,9 @@ pub fn run(cli: &Cli) -> Result<Status, AppError> {
         Command::History(args) => inspect::history(cli, &args.source, args.item.as_deref()),
         Command::Deliveries(args) => outbox::deliveries(cli, args),
         Command::Redeliver(args) => outbox::redeliver(cli, args),
+        Command::Report(args) => report::report(cli, args),
+        Command::Diff(args) => report::diff(cli, args),
+        Command::ImportOpml(args) => report::import_opml(&args.file),
     }
 }
 
@@ -115,6 +126,8 @@ fn validate(cli: &Cli) -> Result<Status, AppError> {
     ))?;
     Ok(0)
 }
+
+pub use report::parse_time;
 
 pub(crate) fn open_store(path: &Path) -> Result<Store, AppError> {
     Ok(Store::open(path)?)

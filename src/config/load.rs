@@ -25,9 +25,10 @@ const DEFAULT_PER_HOST: usize = 2;
 const DEFAULT_HOST_SPACING: Duration = Duration::from_secs(1);
 const DEFAULT_FAIL_AFTER: u32 = 3;
 const DEFAULT_DATABASE: &str = "feedwatch.db";
+const DEFAULT_REPORT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
-const SETTINGS_KEYS: [&str; 15] = [
+const SETTINGS_KEYS: [&str; 17] = [
     "database",
     "interval",
     "timeout",
@@ -43,6 +44,8 @@ const SETTINGS_KEYS: [&str; 15] = [
     "metrics",
     "keep_versions",
     "keep_for",
+    "report_dir",
+    "report_window",
 ];
 
 /// Folders that relative paths in the file resolve against, as systemd passes
@@ -318,7 +321,20 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
             keep_versions: ck.int(t, "keep_versions", 1),
             keep_for: ck.duration(t, "keep_for"),
         },
+        report_dir: report_dir(ck, t, bases),
+        report_window: ck
+            .duration(t, "report_window")
+            .unwrap_or(DEFAULT_REPORT_WINDOW),
     }
+}
+
+fn report_dir(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<PathBuf> {
+    let s = ck.string(t, "report_dir")?;
+    if s.value.trim().is_empty() {
+        ck.problem(s.at, t.path("report_dir"), "must not be empty");
+        return None;
+    }
+    Some(bases.state(s.value))
 }
 
 fn user_agent(ck: &mut Checker<'_>, t: &Table<'_>) -> String {

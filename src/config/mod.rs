@@ -48,6 +48,10 @@ pub struct Settings {
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics: Option<std::net::SocketAddr>,
     pub retention: Retention,
+    /// Where the daemon publishes `changes.html` and `changes.atom`, if anywhere.
+    pub report_dir: Option<PathBuf>,
+    /// How far back the published reports (and `report` by default) reach.
+    pub report_window: Duration,
 }
 
 /// How much history to keep; by default every version and event is kept.

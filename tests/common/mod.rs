@@ -5,6 +5,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
+pub mod changes;
 pub mod fixtures;
 pub mod hooks;
 pub mod hostile;

@@ -1,0 +1,146 @@
+//! Published reports: `changes.html` and `changes.atom` in `report_dir`,
+//! rewritten after polls that found changes so a static web server can
+//! serve them. Each file is replaced whole (temporary file, then rename), so
+//! a reader never sees half of one.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{Format, Report, render};
+use crate::event::Event;
+use crate::store::{Store, StoreError};
+
+pub const HTML_FILE: &str = "changes.html";
+pub const ATOM_FILE: &str = "changes.atom";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot read the events to publish")]
+    Store(#[from] StoreError),
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Where and how far back to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub dir: PathBuf,
+    pub window: Duration,
+}
+
+/// The events of the window ending `now`, newest first.
+pub fn window_events(
+    store: &Store,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, Vec<Event>), StoreError> {
+    let from = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let mut events: Vec<Event> = store
+        .events_since(from)?
+        .into_iter()
+        .map(|row| row.event)
+        .collect();
+    events.reverse();
+    Ok((from, events))
+}
+
+/// Renders both files and puts them in place; the database is only read
+/// before, so other work goes on while this renders.
+pub fn write(
+    target: &Target,
+    events: &[Event],
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), PublishError> {
+    let dir = &target.dir;
+    fs::create_dir_all(dir).map_err(|source| PublishError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let seed = fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+    let seed = seed.to_string_lossy();
+    let report = Report {
+        events,
+        from,
+        to: now,
+        feed_seed: &seed,
+    };
+    for (name, format) in [(HTML_FILE, Format::Html), (ATOM_FILE, Format::Atom)] {
+        let path = dir.join(name);
+        replace_file(&path, render(&report, format, false).as_bytes())
+            .map_err(|source| PublishError::Write { path, source })?;
+    }
+    Ok(())
+}
+
+/// Reads the window from the store and writes both files.
+pub fn publish(store: &Store, target: &Target, now: DateTime<Utc>) -> Result<usize, PublishError> {
+    let (from, events) = window_events(store, target.window, now)?;
+    write(target, &events, from, now)?;
+    Ok(events.len())
+}
+
+/// Writes `bytes` beside `path` and renames the result over it.
+fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The daemon's publisher: waits to be woken after a poll that found
+/// changes, then rewrites the files once however many polls woke it.
+pub async fn run_worker(
+    target: Target,
+    store: Arc<Mutex<Store>>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = cancel.cancelled() => return,
+        }
+        let (target, store) = (target.clone(), Arc::clone(&store));
+        let done = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            let loaded = window_events(&crate::poll::lock(&store), target.window, now);
+            let (from, events) = loaded?;
+            write(&target, &events, from, now)?;
+            Ok::<_, PublishError>((events.len(), target))
+        })
+        .await;
+        match done {
+            Ok(Ok((n, target))) => {
+                tracing::info!(events = n, dir = %target.dir.display(), "published the change reports");
+            }
+            Ok(Err(e)) => tracing::warn!(
+                "cannot publish the change reports: {}",
+                crate::poll::error_chain(&e)
+            ),
+            Err(e) => tracing::warn!("the report publisher failed: {e}"),
+        }
+    }
+}
