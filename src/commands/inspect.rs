@@ -2,7 +2,9 @@
 
 use super::{AppError, Status, emit, load_config, open_store};
 use crate::cli::Cli;
-use crate::store::SourceRow;
+use crate::config::Field;
+use crate::report::text::line;
+use crate::store::{SourceRow, StoreError, VersionRow};
 
 pub fn sources(cli: &Cli) -> Result<Status, AppError> {
     let config = load_config(cli)?;
@@ -94,28 +96,61 @@ pub fn history(cli: &Cli, source: &str, item: Option<&str>) -> Result<Status, Ap
     let store = open_store(&config.settings.database)?;
     match item {
         None => {
-            for row in store.items_of(source)? {
+            for row in store.items_of(source).map_err(unknown_source)? {
                 let gone = if row.present { "" } else { "  (gone)" };
                 emit(&format!(
                     "{}  v{}  {}  {}{gone}",
-                    row.key, row.versions, row.last_change, row.title
+                    line(&row.key),
+                    row.versions,
+                    row.last_change,
+                    line(&row.title)
                 ))?;
             }
         }
         Some(key) => {
-            let versions = store.versions_of(source, key)?;
+            let versions = store.versions_of(source, key).map_err(unknown_source)?;
             if versions.is_empty() {
                 return Err(AppError::Usage(format!(
                     "source {source:?} holds no item {key:?}; `feedwatch history {source}` lists them"
                 )));
             }
-            for v in versions {
+            for (i, v) in versions.iter().enumerate() {
+                let what = match versions.get(i + 1) {
+                    Some(older) => changed_fields(older, v),
+                    None if v.version == 1 => "  (first seen)".to_string(),
+                    None => String::new(),
+                };
                 emit(&format!(
-                    "v{}  {}  {}",
-                    v.version, v.seen_at, v.snapshot.title
+                    "v{}  {}  {}{what}",
+                    v.version,
+                    v.seen_at,
+                    line(&v.snapshot.title)
                 ))?;
             }
         }
     }
     Ok(0)
+}
+
+/// "  (title, content changed)": what differs from the version before.
+fn changed_fields(older: &VersionRow, newer: &VersionRow) -> String {
+    let fields: Vec<&str> = Field::ALL
+        .into_iter()
+        .filter(|f| older.snapshot.field(*f) != newer.snapshot.field(*f))
+        .map(Field::as_str)
+        .collect();
+    if fields.is_empty() {
+        return String::new();
+    }
+    format!("  ({} changed)", fields.join(", "))
+}
+
+/// A source name the database does not know is a usage error, not a database one.
+pub(crate) fn unknown_source(e: StoreError) -> AppError {
+    match e {
+        StoreError::UnknownSource(name) => AppError::Usage(format!(
+            "no source named {name:?} has been polled; `feedwatch sources` lists them"
+        )),
+        other => AppError::Store(other),
+    }
 }

@@ -54,7 +54,9 @@ pub fn diff(cli: &Cli, args: &DiffArgs) -> Result<Status, AppError> {
     let config = load_config(cli)?;
     let store = open_store(&config.settings.database)?;
     check_sources(&config, &store, std::slice::from_ref(&args.source))?;
-    let versions = store.versions_of(&args.source, &args.item)?;
+    let versions = store
+        .versions_of(&args.source, &args.item)
+        .map_err(super::inspect::unknown_source)?;
     let Some(latest) = versions.first().map(|v| v.version) else {
         return Err(AppError::Usage(format!(
             "source {:?} holds no item {:?}; `feedwatch history {}` lists them",
@@ -62,15 +64,24 @@ pub fn diff(cli: &Cli, args: &DiffArgs) -> Result<Status, AppError> {
         )));
     };
     let to = args.to.unwrap_or(latest);
-    let from = args.from.unwrap_or(to.saturating_sub(1));
-    if args.from.is_none() && args.to.is_none() && latest == 1 {
-        emit("only one version (v1) is held of this item: nothing to compare")?;
+    // Versions may have been pruned: the one before is the newest held below `to`.
+    let before = versions.iter().map(|v| v.version).find(|&v| v < to);
+    let Some(from) = args.from.or(before) else {
+        emit(&format!(
+            "v{to} is the oldest version held of this item: nothing to compare"
+        ))?;
         return Ok(0);
-    }
+    };
+    let held: Vec<String> = versions
+        .iter()
+        .rev()
+        .map(|v| v.version.to_string())
+        .collect();
     let find = |n: u32| {
         versions.iter().find(|v| v.version == n).ok_or_else(|| {
             AppError::Usage(format!(
-                "the item has no version {n}; it has versions 1 to {latest}"
+                "the item has no version {n}; versions held: {}",
+                held.join(", ")
             ))
         })
     };
