@@ -6,7 +6,7 @@
 use base64::Engine;
 
 use super::tag::{self, StartTag};
-use super::{Action, wrap_markup};
+use super::{Action, Open, wrap_markup};
 
 const NS_03: &str = "http://purl.org/atom/ns#";
 const NS_10: &str = "http://www.w3.org/2005/Atom";
@@ -60,11 +60,13 @@ pub(super) fn child(
     tag: &StartTag,
     legacy: bool,
     entry_has_issued: &mut bool,
+    stack: &[Open],
 ) -> Action {
     let local = tag.local();
     if legacy && local == "entry" {
-        *entry_has_issued = tag::element_end(src, tag.end, tag.name)
-            .and_then(|(inner_end, _)| src.get(tag.end..inner_end))
+        let extent = tag::extent(src, tag, stack);
+        *entry_has_issued = src
+            .get(tag.end..extent.inner_end)
             .is_some_and(|inner| inner.contains("<issued") || inner.contains(":issued"));
         return Action::Keep;
     }
@@ -86,7 +88,7 @@ pub(super) fn child(
         new_local,
         "title" | "subtitle" | "summary" | "content" | "rights"
     ) {
-        return text_construct(src, tag, &qualified(tag.name, new_local), legacy);
+        return text_construct(src, tag, &qualified(tag.name, new_local), legacy, stack);
     }
     match renamed {
         Some(new_local) => {
@@ -108,7 +110,7 @@ fn qualified(name: &str, local: &str) -> String {
     }
 }
 
-fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool) -> Action {
+fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool, stack: &[Open]) -> Action {
     let content = name.ends_with("content");
     let declared = tag.attr("type").map(|t| t.trim().to_ascii_lowercase());
     let mode = tag.attr("mode").map(|m| m.trim().to_ascii_lowercase());
@@ -121,7 +123,7 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool) -> Action
         Some(_) => Kind::Text,
     };
     match mode.as_deref() {
-        Some("base64") => return decoded(src, tag, name, kind),
+        Some("base64") => return decoded(src, tag, name, kind, stack),
         Some("escaped") if kind == Kind::Xhtml => kind = Kind::Html,
         // Atom 0.3 puts HTML inline as markup unless it says it escaped it.
         None | Some("xml") if legacy && kind == Kind::Html => kind = Kind::Xhtml,
@@ -147,15 +149,9 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool) -> Action
         StartTag::rebuilt(name, &attrs, tag.empty)
     };
     if kind != Kind::Xhtml
-        && let Some(action) = wrap_markup(src, tag, &open)
+        && let Some(action) = wrap_markup(src, tag, &open, name, stack)
     {
-        return match action {
-            Action::Replace { text, end } if name != tag.name => Action::Replace {
-                text: text.replace(&format!("</{}>", tag.name), &format!("</{name}>")),
-                end,
-            },
-            other => other,
-        };
+        return action;
     }
     if unchanged {
         return Action::Keep;
@@ -173,12 +169,12 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool) -> Action
 
 /// Content in base64, decoded into the same element as text or HTML;
 /// anything else that was encoded (an image) is no text, and goes.
-fn decoded(src: &str, tag: &StartTag, name: &str, kind: Kind) -> Action {
-    let Some((inner_end, end)) = (!tag.empty)
-        .then(|| tag::element_end(src, tag.end, tag.name))
-        .flatten()
-    else {
-        return Action::Keep;
+fn decoded(src: &str, tag: &StartTag, name: &str, kind: Kind, stack: &[Open]) -> Action {
+    let (inner_end, end, unclosed) = if tag.empty {
+        (tag.end, tag.end, false)
+    } else {
+        let extent = tag::extent(src, tag, stack);
+        (extent.inner_end, extent.end, !extent.closed)
     };
     let inner = src.get(tag.end..inner_end).unwrap_or_default();
     let packed: String = tag::as_html_source(inner)
@@ -208,5 +204,9 @@ fn decoded(src: &str, tag: &StartTag, name: &str, kind: Kind) -> Action {
     let mut out = StartTag::rebuilt(name, &attrs, false);
     out.push_str(&tag::cdata(&text));
     out.push_str(&format!("</{name}>"));
-    Action::Replace { text: out, end }
+    Action::Replace {
+        text: out,
+        end,
+        unclosed,
+    }
 }

@@ -4,8 +4,8 @@
 //! to case, as CDF writers spelled them either way. Items of channels nested
 //! in the top one are read as the top channel's.
 
-use super::Action;
 use super::tag::{StartTag, escape_text};
+use super::{Action, Open, wrap_markup};
 
 pub(super) fn root(tag: &StartTag) -> Action {
     let mut open = String::from(r#"<rss version="2.0"><channel>"#);
@@ -16,9 +16,12 @@ pub(super) fn root(tag: &StartTag) -> Action {
     }
 }
 
-pub(super) fn child(tag: &StartTag, depth: usize, parent: Option<&str>) -> Action {
+pub(super) fn child(src: &str, tag: &StartTag, stack: &[Open]) -> Action {
     let local = tag.local().to_ascii_lowercase();
-    let in_nested_channel = depth > 1 && parent.is_some_and(|p| p.eq_ignore_ascii_case("channel"));
+    let in_nested_channel = stack.len() > 1
+        && stack
+            .last()
+            .is_some_and(|p| p.name.eq_ignore_ascii_case("channel"));
     let renamed = match local.as_str() {
         "channel" => {
             return Action::Rename {
@@ -38,10 +41,15 @@ pub(super) fn child(tag: &StartTag, depth: usize, parent: Option<&str>) -> Actio
         "title" | "abstract" if in_nested_channel => "cdf-ignored",
         "title" => "title",
         "abstract" => "description",
-        _ => return Action::Keep,
+        // What is RSS already is read as RSS.
+        _ => return super::rss::child(src, tag, false, stack),
     };
+    let open = format!("<{renamed}>");
+    if let Some(action) = wrap_markup(src, tag, &open, renamed, stack) {
+        return action;
+    }
     Action::Rename {
-        open: format!("<{renamed}>"),
+        open,
         close: format!("</{renamed}>"),
     }
 }

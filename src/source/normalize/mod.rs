@@ -60,10 +60,12 @@ pub(super) enum Action {
         open: String,
         close: String,
     },
-    /// The whole element, up to `end`, becomes `text`.
+    /// The whole element, up to `end`, becomes `text`; `unclosed` when the
+    /// document ended before the element did.
     Replace {
         text: String,
         end: usize,
+        unclosed: bool,
     },
 }
 
@@ -82,9 +84,9 @@ enum Dialect {
 }
 
 /// An element still open, and what closes it in the output.
-struct Open<'a> {
-    name: &'a str,
-    close: Option<String>,
+pub(super) struct Open<'a> {
+    pub name: &'a str,
+    pub close: Option<String>,
 }
 
 impl Open<'_> {
@@ -206,7 +208,7 @@ impl<'a> Rewriter<'a> {
         if self.cdata_open {
             tail.push_str("]]>");
         }
-        self.repairs.open_at_end = self.stack.len();
+        self.repairs.open_at_end += self.stack.len();
         for open in self.stack.iter().rev() {
             tail.push_str(&open.closing());
         }
@@ -293,7 +295,16 @@ impl<'a> Rewriter<'a> {
                 }
                 tag.end
             }
-            Action::Replace { text, end } => {
+            Action::Replace {
+                text,
+                end,
+                unclosed,
+            } => {
+                if unclosed && end == self.src.len() {
+                    self.repairs.open_at_end += 1;
+                } else if unclosed {
+                    self.repairs.misnested += 1;
+                }
                 self.replace(at, end, &text);
                 end
             }
@@ -302,21 +313,20 @@ impl<'a> Rewriter<'a> {
 
     /// Decides the format at the root, and asks it about every other element.
     fn action(&mut self, tag: &StartTag<'a>) -> Action {
-        let depth = self.stack.len();
-        if depth == 0 && self.dialect == Dialect::Undecided {
+        if self.stack.is_empty() && self.dialect == Dialect::Undecided {
             let (dialect, action) = root(tag);
             self.dialect = dialect;
             return action;
         }
-        let parent = self.stack.last().map(|o| o.name);
+        let stack = &self.stack;
         match &mut self.dialect {
-            Dialect::Rss => rss::child(self.src, tag, false, depth),
-            Dialect::Rdf => rss::child(self.src, tag, true, depth),
+            Dialect::Rss => rss::child(self.src, tag, false, stack),
+            Dialect::Rdf => rss::child(self.src, tag, true, stack),
             Dialect::Atom {
                 legacy,
                 entry_has_issued,
-            } => atom::child(self.src, tag, *legacy, entry_has_issued),
-            Dialect::Cdf => cdf::child(tag, depth, parent),
+            } => atom::child(self.src, tag, *legacy, entry_has_issued, stack),
+            Dialect::Cdf => cdf::child(self.src, tag, stack),
             Dialect::Undecided | Dialect::Other => Action::Keep,
         }
     }
@@ -491,21 +501,32 @@ fn without_controls(text: &str) -> (Cow<'_, str>, usize) {
     (Cow::Owned(kept), count)
 }
 
-/// Replaces the element `tag` opens with the same element holding its
-/// content as one CDATA section, when that content is markup feed-rs would
-/// cut off at the first child element.
-fn wrap_markup(src: &str, tag: &StartTag, open: &str) -> Option<Action> {
+/// Replaces the element `tag` opens (inside `stack`) with the same element
+/// holding its content as one CDATA section, when that content is markup
+/// feed-rs would cut off at the first child element. The element ends where
+/// the main pass would end it.
+fn wrap_markup(
+    src: &str,
+    tag: &StartTag,
+    open: &str,
+    close_name: &str,
+    stack: &[Open],
+) -> Option<Action> {
     if tag.empty {
         return None;
     }
-    let (inner_end, end) = tag::element_end(src, tag.end, tag.name)?;
-    let inner = src.get(tag.end..inner_end)?;
-    if !tag::has_child_elements(inner) {
+    let extent = tag::extent(src, tag, stack);
+    if !extent.children {
         return None;
     }
+    let inner = src.get(tag.end..extent.inner_end)?;
     let html = tag::as_html_source(inner);
-    let text = format!("{open}{}</{}>", tag::cdata(&html), tag.name);
-    Some(Action::Replace { text, end })
+    let text = format!("{open}{}</{close_name}>", tag::cdata(&html));
+    Some(Action::Replace {
+        text,
+        end: extent.end,
+        unclosed: !extent.closed,
+    })
 }
 
 #[cfg(test)]

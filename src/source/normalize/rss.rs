@@ -4,7 +4,7 @@
 //! the channel holds them.
 
 use super::tag::StartTag;
-use super::{Action, wrap_markup};
+use super::{Action, Open, wrap_markup};
 
 /// RSS 0.90's namespace, which feed-rs does not know as RSS.
 const NS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
@@ -47,16 +47,16 @@ pub(super) fn rdf_root(tag: &StartTag) -> Action {
 
 /// RDF's own `<channel>` dissolves into the one the root opened; text
 /// elements holding raw HTML get it as one CDATA section.
-pub(super) fn child(src: &str, tag: &StartTag, rdf: bool, depth: usize) -> Action {
+pub(super) fn child(src: &str, tag: &StartTag, rdf: bool, stack: &[Open]) -> Action {
     let local = tag.local();
-    if rdf && depth == 1 && local == "channel" {
+    if rdf && stack.len() == 1 && local == "channel" {
         return Action::Rename {
             open: String::new(),
             close: String::new(),
         };
     }
     if matches!(local, "title" | "description" | "encoded")
-        && let Some(action) = wrap_markup(src, tag, tag.written(src))
+        && let Some(action) = wrap_markup(src, tag, tag.written(src), tag.name, stack)
     {
         return action;
     }

@@ -143,26 +143,6 @@ fn attributes(mut s: &str) -> Vec<(&str, &str)> {
     }
 }
 
-/// The end of the element whose content starts at `from`: the offsets of
-/// its `</name` and just past the `>` that closes it. Elements of the same
-/// name nested inside are not counted.
-pub(super) fn element_end(src: &str, from: usize, name: &str) -> Option<(usize, usize)> {
-    let needle = format!("</{name}");
-    let finder = memchr::memmem::Finder::new(needle.as_bytes());
-    let bytes = src.as_bytes();
-    let mut at = from;
-    loop {
-        let found = at + finder.find(bytes.get(at..)?)?;
-        let after = found + needle.len();
-        let rest = bytes.get(after..)?;
-        let spaces = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        if rest.get(spaces) == Some(&b'>') {
-            return Some((found, after + spaces + 1));
-        }
-        at = after;
-    }
-}
-
 /// Text made safe to stand as XML character data.
 pub(super) fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains(['&', '<', '>']) {
@@ -205,31 +185,98 @@ pub(super) fn as_html_source(inner: &str) -> String {
     out
 }
 
-/// Whether content holds elements outside CDATA sections and comments,
-/// which feed-rs would cut off at the first one.
-pub(super) fn has_child_elements(inner: &str) -> bool {
-    let bytes = inner.as_bytes();
-    let mut i = 0;
+/// Where an element ends, found the way the main pass will find it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Extent {
+    /// Where its content ends.
+    pub inner_end: usize,
+    /// Just past its end tag; `inner_end` when it has none.
+    pub end: usize,
+    /// Its content holds elements, not only text, CDATA and comments.
+    pub children: bool,
+    /// It has an end tag of its own.
+    pub closed: bool,
+}
+
+/// The extent of the element `tag` opens, inside elements `ancestors`: up
+/// to its own end tag, or up to an ancestor's end tag that closes it first,
+/// or to the end of the document.
+pub(super) fn extent(src: &str, tag: &StartTag, ancestors: &[super::Open]) -> Extent {
+    let bytes = src.as_bytes();
+    let mut open: Vec<&str> = vec![tag.name];
+    let mut children = false;
+    let mut i = tag.end;
+    let unclosed = |at: usize, children: bool| Extent {
+        inner_end: at,
+        end: at,
+        children,
+        closed: false,
+    };
     while let Some(lt) = memchr::memchr(b'<', bytes.get(i..).unwrap_or_default()) {
         let at = i + lt;
         let rest = &bytes[at..];
-        if rest.starts_with(b"<![CDATA[") {
-            match memchr::memmem::find(&rest[9..], b"]]>") {
-                Some(end) => i = at + 9 + end + 3,
-                None => return false,
-            }
+        let skip = |from: usize, close: &[u8]| {
+            memchr::memmem::find(rest.get(from..).unwrap_or_default(), close)
+                .map(|e| at + from + e + close.len())
+        };
+        let next = if rest.starts_with(b"<![CDATA[") {
+            skip(9, b"]]>")
         } else if rest.starts_with(b"<!--") {
-            match memchr::memmem::find(&rest[4..], b"-->") {
-                Some(end) => i = at + 4 + end + 3,
-                None => return false,
+            skip(4, b"-->")
+        } else if rest.starts_with(b"<?") {
+            skip(2, b"?>")
+        } else if rest.starts_with(b"<!") {
+            skip(2, b">")
+        } else if rest.starts_with(b"</") {
+            let Some(gt) = memchr::memchr(b'>', rest).map(|g| at + g) else {
+                break;
+            };
+            let written = src.get(at + 2..gt).unwrap_or_default();
+            if written.contains('<') {
+                Some(at + 1)
+            } else {
+                let name = written.split_ascii_whitespace().next().unwrap_or_default();
+                let found = open
+                    .iter()
+                    .rposition(|o| *o == name)
+                    .or_else(|| open.iter().rposition(|o| o.eq_ignore_ascii_case(name)));
+                match found {
+                    Some(0) => {
+                        return Extent {
+                            inner_end: at,
+                            end: gt + 1,
+                            children,
+                            closed: true,
+                        };
+                    }
+                    Some(p) => open.truncate(p),
+                    None if ancestors.iter().any(|a| a.name.eq_ignore_ascii_case(name)) => {
+                        return unclosed(at, children);
+                    }
+                    None => {}
+                }
+                children = true;
+                Some(gt + 1)
             }
-        } else if rest.get(1).is_some_and(|&b| name_start(b) || b == b'/') {
-            return true;
+        } else if rest.get(1).is_some_and(|&b| name_start(b)) {
+            match start_tag(src, at) {
+                Some(child) => {
+                    children = true;
+                    if !child.empty {
+                        open.push(child.name);
+                    }
+                    Some(child.end)
+                }
+                None if memchr::memchr(b'>', rest).is_none() => None,
+                None => Some(at + 1),
+            }
         } else {
-            i = at + 1;
-        }
+            Some(at + 1)
+        };
+        let Some(next) = next else { break };
+        i = next;
     }
-    false
+    unclosed(src.len(), children)
 }
 
 #[cfg(test)]
@@ -261,15 +308,29 @@ mod tests {
     }
 
     #[test]
-    fn element_end_skips_longer_names() {
-        let src = "<t>a</title></t >";
-        assert_eq!(element_end(src, 3, "t"), Some((12, 17)));
-    }
-
-    #[test]
-    fn child_elements_outside_cdata() {
-        assert!(!has_child_elements("a <![CDATA[<p>x</p>]]> b <!-- <p> -->"));
-        assert!(has_child_elements("a <b>x</b>"));
-        assert!(!has_child_elements("a < b"));
+    fn extent_of_elements_closed_and_not() {
+        let at = |src: &str| {
+            let tag = start_tag(src, 0).unwrap_or_else(|| panic!("a tag"));
+            let e = extent(src, &tag, &[]);
+            (e.inner_end, e.end, e.children, e.closed)
+        };
+        assert_eq!(at("<d>a <![CDATA[<p>]]></d>"), (20, 24, false, true));
+        assert_eq!(at("<d>a <br> b</d>"), (11, 15, true, true));
+        assert_eq!(at("<d>a < b"), (8, 8, false, false));
+        let src = "<d>a <b>x</item>";
+        let tag = start_tag(src, 0).unwrap_or_else(|| panic!("a tag"));
+        let item = [super::super::Open {
+            name: "item",
+            close: None,
+        }];
+        assert_eq!(
+            extent(src, &tag, &item),
+            Extent {
+                inner_end: 9,
+                end: 9,
+                children: true,
+                closed: false
+            }
+        );
     }
 }
