@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -130,4 +131,49 @@ fn an_unwritable_report_dir_does_not_fail_the_poll() {
     out.assert_code(0);
     assert!(out.stderr.contains("cannot publish"), "{}", out.stderr);
     assert_eq!(c.fw.events().len(), 2, "the events are still recorded");
+}
+
+#[test]
+fn published_files_are_readable_by_a_web_server_whatever_the_umask() {
+    let c = Changes::new("");
+    c.fw.write_config(&config(
+        &c.server,
+        "report_dir = \"public/feedwatch\"",
+        "15m",
+    ));
+    // As under the systemd unit, which sets UMask=0077.
+    let check_with_umask = || {
+        let cmd = c.fw.command(&["check"]);
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 077; exec \"$@\"")
+            .arg("sh")
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .current_dir(c.fw.dir())
+            .status()
+            .expect("run check under umask 077");
+        assert!(status.success());
+    };
+    c.serve_step(0);
+    check_with_umask();
+    c.serve_step(1);
+    check_with_umask();
+
+    let public = c.fw.dir().join("public");
+    let dir = public.join("feedwatch");
+    for path in [
+        public.clone(),
+        dir.clone(),
+        dir.join("changes.html"),
+        dir.join("changes.atom"),
+    ] {
+        let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(
+            mode & 0o044,
+            0o044,
+            "{} is not readable by others: {mode:o}",
+            path.display()
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,7 +65,7 @@ pub fn write(
     now: DateTime<Utc>,
 ) -> Result<(), PublishError> {
     let dir = &target.dir;
-    fs::create_dir_all(dir).map_err(|source| PublishError::Write {
+    make_dir(dir).map_err(|source| PublishError::Write {
         path: dir.clone(),
         source,
     })?;
@@ -91,6 +92,31 @@ pub fn publish(store: &Store, target: &Target, now: DateTime<Utc>) -> Result<usi
     Ok(events.len())
 }
 
+/// The files are meant for a web server running as another user, whatever
+/// the daemon's umask (the systemd unit sets 0077).
+const FILE_MODE: u32 = 0o644;
+const DIR_MODE: u32 = 0o755;
+
+/// Creates the folder (and any missing parents) readable by others; an
+/// existing folder is left as its owner set it.
+fn make_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut missing = vec![dir.to_path_buf()];
+    while let Some(parent) = missing.last().and_then(|d| d.parent()) {
+        if parent.as_os_str().is_empty() || parent.exists() {
+            break;
+        }
+        missing.push(parent.to_path_buf());
+    }
+    fs::create_dir_all(dir)?;
+    for created in missing {
+        fs::set_permissions(&created, fs::Permissions::from_mode(DIR_MODE))?;
+    }
+    Ok(())
+}
+
 /// Writes `bytes` beside `path` and renames the result over it.
 fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
@@ -100,6 +126,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
