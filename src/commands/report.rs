@@ -25,8 +25,7 @@ pub fn report(cli: &Cli, args: &ReportArgs) -> Result<Status, AppError> {
     check_sources(&config, &store, &args.sources)?;
     let now = Utc::now();
     let from = args.from.unwrap_or_else(|| {
-        let back = args.since.unwrap_or(config.settings.report_window);
-        now - chrono::Duration::from_std(back).unwrap_or(chrono::Duration::MAX)
+        report::period_start(now, args.since.unwrap_or(config.settings.report_window))
     });
     let mut events: Vec<Event> = store
         .events_since(from)?

@@ -78,3 +78,50 @@ fn entry(out: &mut String, event: &Event) {
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Change, Draft, EventKind, ItemRef, SourceRef};
+
+    #[test]
+    fn control_characters_and_markup_keep_the_feed_well_formed() {
+        let source = SourceRef {
+            name: "s".into(),
+            url: "https://example.org/feed".into(),
+        };
+        let hostile = "A \u{0}\u{1b}[2J <b>bold</b> & \u{FFFE} title ]]>";
+        let mut draft = Draft::new(EventKind::ItemUpdated).about(ItemRef {
+            key: "k".into(),
+            title: hostile.into(),
+            link: "javascript:alert(1)".into(),
+            published: None,
+            version: 2,
+        });
+        draft.changes = vec![Change {
+            field: "title".into(),
+            before: "A title".into(),
+            after: hostile.into(),
+            diff: String::new(),
+        }];
+        let events = vec![draft.into_event(&source, chrono::Utc::now())];
+        let report = Report {
+            events: &events,
+            from: chrono::Utc::now(),
+            to: chrono::Utc::now(),
+            feed_seed: "seed",
+        };
+
+        let xml = render(&report);
+
+        let feed = feed_rs::parser::parse(xml.as_bytes());
+        let entries = feed.map(|f| f.entries).unwrap_or_default();
+        assert_eq!(entries.len(), 1, "{xml}");
+        let title = entries[0].title.as_ref().map(|t| t.content.clone());
+        assert_eq!(
+            title.as_deref(),
+            Some("s: edited: A [2J <b>bold</b> &  title ]]>")
+        );
+        assert!(entries[0].links.is_empty(), "no javascript: link");
+    }
+}

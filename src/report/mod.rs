@@ -49,6 +49,16 @@ pub fn render(report: &Report<'_>, format: Format, colour: bool) -> String {
     }
 }
 
+/// The start of a period of `length` ending `now`; a length reaching past
+/// 1970 (say "1000 years") starts there instead of overflowing.
+pub fn period_start(now: DateTime<Utc>, length: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(length)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .filter(|t| *t > DateTime::UNIX_EPOCH)
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
 /// What happened, in a reader's words.
 pub(crate) fn label(kind: EventKind) -> &'static str {
     match kind {

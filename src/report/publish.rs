@@ -46,7 +46,7 @@ pub fn window_events(
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, Vec<Event>), StoreError> {
-    let from = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let from = super::period_start(now, window);
     let mut events: Vec<Event> = store
         .events_since(from)?
         .into_iter()

@@ -78,10 +78,11 @@ fn event_text(out: &mut String, event: &Event, paint: Paint) {
     for change in &event.changes {
         let _ = writeln!(out, "    {}:", line(&change.field));
         for l in block(&change.diff).lines() {
-            let painted = match l.as_bytes().first() {
-                Some(b'+') => paint.green(l),
-                Some(b'-') => paint.red(l),
-                Some(b'@') => paint.cyan(l),
+            let painted = match l.as_bytes() {
+                [b'-', b'-', b'-', ..] | [b'+', b'+', b'+', ..] => paint.bold(l),
+                [b'+', ..] => paint.green(l),
+                [b'-', ..] => paint.red(l),
+                [b'@', ..] => paint.cyan(l),
                 _ => l.to_string(),
             };
             let _ = writeln!(out, "      {painted}");
