@@ -66,7 +66,7 @@ fn the_daemon_publishes_after_polls_that_found_changes() {
     let html = fs::read_to_string(public.join("changes.html")).expect("changes.html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(
-        html.contains("<del>also </del>found <ins>that many </ins>"),
+        html.contains("<del>also</del> found <ins>that many</ins> "),
         "{html}"
     );
     assert!(html.contains("added to the title of 10 items"), "{html}");

@@ -166,16 +166,16 @@ fn html_report_is_self_contained_escaped_and_marks_words() {
     assert!(html.contains("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;"));
     assert!(html.contains("apologises <ins>again</ins>"), "{html}");
     assert!(
-        html.contains("<del>also </del>found <ins>that many </ins>practitioners"),
+        html.contains("<del>also</del> found <ins>that many</ins> practitioners"),
         "{html}"
     );
-    assert!(html.contains("battling <ins>very </ins>high"), "{html}");
+    assert!(html.contains("battling <ins>very</ins> high"), "{html}");
     assert!(
         html.contains(&format!("<a href=\"{EDITED_LINK}\"")),
         "story linked"
     );
     assert!(
-        html.contains("<ins>极速赛车168最新开奖号码 </ins>"),
+        html.contains("<ins>极速赛车168最新开奖号码</ins> "),
         "{html}"
     );
     let summary = between(&html, "<div class=\"summary\">", "</div>");

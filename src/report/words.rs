@@ -34,8 +34,8 @@ pub fn diff<'a>(before: &'a str, after: &'a str, context: Option<usize>) -> Vec<
         let added = span(after, &new[n.clone()]);
         match tag {
             DiffTag::Equal => same(&mut out, after, &new[n], context, i == 0, i == last),
-            DiffTag::Delete => out.push(Piece::Removed(Cow::Borrowed(removed))),
-            DiffTag::Insert => out.push(Piece::Added(Cow::Borrowed(added))),
+            DiffTag::Delete => marked(&mut out, Piece::Removed, removed),
+            DiffTag::Insert => marked(&mut out, Piece::Added, added),
             DiffTag::Replace => replaced(&mut out, removed, added),
         }
     }
@@ -127,6 +127,20 @@ fn span<'a>(text: &'a str, toks: &[Token<'a>]) -> &'a str {
     }
 }
 
+/// A removal or an addition, the whitespace after its last word left
+/// unmarked: `<ins>that many</ins> practitioners`.
+fn marked<'a>(out: &mut Vec<Piece<'a>>, mark: fn(Cow<'a, str>) -> Piece<'a>, text: &'a str) {
+    let words = text.trim_end();
+    if words.is_empty() {
+        out.push(mark(Cow::Borrowed(text)));
+        return;
+    }
+    out.push(mark(Cow::Borrowed(words)));
+    if words.len() < text.len() {
+        out.push(Piece::Same(Cow::Borrowed(&text[words.len()..])));
+    }
+}
+
 /// A replacement, with whitespace both sides end in moved out of the marks.
 fn replaced<'a>(out: &mut Vec<Piece<'a>>, removed: &'a str, added: &'a str) {
     let r = removed.trim_end();
@@ -210,7 +224,7 @@ mod tests {
         let after = "programme, found that many practitioners were battling very high";
         assert_eq!(
             show(&diff(before, after, None)),
-            "programme, [-also -]found {+that many +}practitioners were battling {+very +}high"
+            "programme, [-also-] found {+that many+} practitioners were battling {+very+} high"
         );
         assert!(!changed(&diff("a  b\n", "a b", None)));
     }
@@ -223,7 +237,7 @@ mod tests {
                 "极速赛车168最新开奖号码 Story one",
                 None
             )),
-            "{+极速赛车168最新开奖号码 +}Story one"
+            "{+极速赛车168最新开奖号码+} Story one"
         );
     }
 
