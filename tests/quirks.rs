@@ -201,3 +201,25 @@ fn a_poll_of_an_ill_formed_feed_succeeds_with_a_warning_in_sources() {
     let sources = fw.run(&["sources"]);
     assert!(!sources.stdout.contains("warning"), "{}", sources.stdout);
 }
+
+#[test]
+fn a_permalink_guid_is_the_link_of_an_item_without_one() {
+    let json = read_fixture("quirks/guid-as-link.xml");
+    assert_eq!(
+        field(&json, "key"),
+        [
+            "https://guids.example/posts/1",
+            "https://guids.example/?p=2",
+            "https://guids.example/posts/3"
+        ]
+    );
+    assert_eq!(
+        field(&json, "link"),
+        [
+            "https://guids.example/posts/1",
+            "",
+            "https://guids.example/read/3"
+        ]
+    );
+    assert!(warnings(&json).is_empty());
+}

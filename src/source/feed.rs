@@ -37,13 +37,23 @@ pub fn parse(text: &str, base: Option<&Url>) -> Result<Document, ParseError> {
         });
     }
     let normalized = normalize::xml(text);
-    let mut doc = parse_xml(normalized.xml.as_bytes(), base)?;
+    let mut doc = read_xml(normalized.xml.as_bytes(), base, &normalized.not_permalinks)?;
     doc.warnings = normalized.warnings;
     Ok(doc)
 }
 
 /// feed-rs alone, on a document already normalised.
 pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
+    read_xml(bytes, base, &[])
+}
+
+/// An RSS item with no link of its own has its guid as link, as long as
+/// the guid is a web address and not marked `isPermaLink="false"`.
+fn read_xml(
+    bytes: &[u8],
+    base: Option<&Url>,
+    not_permalinks: &[String],
+) -> Result<Document, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An empty id marks "the feed gave none", so identity never rests on a generated one.
@@ -55,6 +65,10 @@ pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseErro
     let feed = parsed.map_err(ParseError::Feed)?;
     // Entries without an author of their own have the feed's, as Atom says.
     let feed_author = names(&feed.authors);
+    let rss = !matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::Atom | feed_rs::model::FeedType::JSON
+    );
     let items = feed
         .entries
         .into_iter()
@@ -62,6 +76,13 @@ pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseErro
         .map(|mut f| {
             if f.item.author.is_empty() {
                 f.item.author.clone_from(&feed_author);
+            }
+            if rss
+                && f.item.link.is_empty()
+                && is_web_address(&f.guid)
+                && !not_permalinks.contains(&f.guid)
+            {
+                f.item.link = f.guid.clone();
             }
             f
         })
@@ -123,6 +144,10 @@ fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
             enclosure,
         },
     }
+}
+
+fn is_web_address(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
 fn names(people: &[feed_rs::model::Person]) -> String {

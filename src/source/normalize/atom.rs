@@ -122,6 +122,9 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool, stack: &[
         Some(_) if content => Kind::Media,
         Some(_) => Kind::Text,
     };
+    if content && tag.attr("src").is_some() {
+        return out_of_line(src, tag, name, kind, declared.as_deref(), stack);
+    }
     match mode.as_deref() {
         Some("base64") => return decoded(src, tag, name, kind, stack),
         Some("escaped") if kind == Kind::Xhtml => kind = Kind::Html,
@@ -164,6 +167,46 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool, stack: &[
     Action::Rename {
         open,
         close: format!("</{name}>"),
+    }
+}
+
+/// Content that lives elsewhere (`src`): feed-rs wants it empty and typed
+/// with a media type, never `text`, `html` or `xhtml`.
+fn out_of_line(
+    src: &str,
+    tag: &StartTag,
+    name: &str,
+    kind: Kind,
+    declared: Option<&str>,
+    stack: &[Open],
+) -> Action {
+    let media_type = match (kind, declared) {
+        (Kind::Media, Some(declared)) => declared,
+        (Kind::Html, _) => "text/html",
+        (Kind::Xhtml, _) => "application/xhtml+xml",
+        (Kind::Text, Some(declared)) if declared.contains('/') => declared,
+        _ => "text/plain",
+    };
+    if tag.empty && declared.is_none_or(|d| d == media_type) {
+        return Action::Keep;
+    }
+    let end = if tag.empty {
+        tag.end
+    } else {
+        tag::extent(src, tag, stack).end
+    };
+    let attrs: Vec<(&str, &str)> = std::iter::once(("type", media_type))
+        .chain(
+            tag.attrs
+                .iter()
+                .copied()
+                .filter(|(n, _)| !matches!(*n, "type" | "mode")),
+        )
+        .collect();
+    Action::Replace {
+        text: StartTag::rebuilt(name, &attrs, true),
+        end,
+        unclosed: false,
     }
 }
 

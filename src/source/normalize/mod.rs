@@ -28,22 +28,25 @@ pub struct Normalized<'a> {
     pub xml: Cow<'a, str>,
     /// One line each, for `sources`; empty when the document was well formed.
     pub warnings: Vec<String>,
+    /// RSS guids marked `isPermaLink="false"`, which are never an item's link.
+    pub not_permalinks: Vec<String>,
 }
 
 /// Normalises an XML feed (already UTF-8, DOCTYPE removed).
 pub fn xml(text: &str) -> Normalized<'_> {
     let (clean, controls) = without_controls(text);
-    let (xml, mut repairs) = match clean {
+    let (xml, mut repairs, not_permalinks) = match clean {
         Cow::Borrowed(text) => Rewriter::new(text).run(),
         Cow::Owned(text) => {
-            let (xml, repairs) = Rewriter::new(&text).run();
-            (Cow::Owned(xml.into_owned()), repairs)
+            let (xml, repairs, not_permalinks) = Rewriter::new(&text).run();
+            (Cow::Owned(xml.into_owned()), repairs, not_permalinks)
         }
     };
     repairs.controls = controls;
     Normalized {
         xml,
         warnings: repairs.warnings(),
+        not_permalinks,
     }
 }
 
@@ -160,6 +163,7 @@ struct Rewriter<'a> {
     dialect: Dialect,
     cdata_open: bool,
     repairs: Repairs,
+    not_permalinks: Vec<String>,
 }
 
 impl<'a> Rewriter<'a> {
@@ -173,10 +177,11 @@ impl<'a> Rewriter<'a> {
             dialect: Dialect::Undecided,
             cdata_open: false,
             repairs: Repairs::default(),
+            not_permalinks: Vec::new(),
         }
     }
 
-    fn run(mut self) -> (Cow<'a, str>, Repairs) {
+    fn run(mut self) -> (Cow<'a, str>, Repairs, Vec<String>) {
         let bytes = self.src.as_bytes();
         let mut i = 0;
         while let Some(off) = memchr::memchr2(b'<', b'&', bytes.get(i..).unwrap_or_default()) {
@@ -202,7 +207,7 @@ impl<'a> Rewriter<'a> {
         self.copied = end;
     }
 
-    fn finish(mut self) -> (Cow<'a, str>, Repairs) {
+    fn finish(mut self) -> (Cow<'a, str>, Repairs, Vec<String>) {
         let len = self.src.len();
         let mut tail = String::new();
         if self.cdata_open {
@@ -216,11 +221,11 @@ impl<'a> Rewriter<'a> {
             self.replace(len, len, &tail);
         }
         if !self.changed {
-            return (Cow::Borrowed(self.src), self.repairs);
+            return (Cow::Borrowed(self.src), self.repairs, self.not_permalinks);
         }
         self.out
             .push_str(self.src.get(self.copied..).unwrap_or_default());
-        (Cow::Owned(self.out), self.repairs)
+        (Cow::Owned(self.out), self.repairs, self.not_permalinks)
     }
 
     /// Drops everything from `at`: a construct the document never finished.
@@ -319,6 +324,16 @@ impl<'a> Rewriter<'a> {
             return action;
         }
         let stack = &self.stack;
+        if matches!(self.dialect, Dialect::Rss | Dialect::Rdf)
+            && let Some(guid) = rss::not_a_permalink(self.src, tag, stack)
+        {
+            self.not_permalinks.push(guid);
+        }
+        if self.dialect == Dialect::Rdf
+            && let Some(about) = rss::rdf_about(tag, stack)
+        {
+            self.not_permalinks.push(about);
+        }
         match &mut self.dialect {
             Dialect::Rss => rss::child(self.src, tag, false, stack),
             Dialect::Rdf => rss::child(self.src, tag, true, stack),

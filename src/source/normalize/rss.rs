@@ -3,7 +3,7 @@
 //! their items beside the channel rather than in it, and are rewritten so
 //! the channel holds them.
 
-use super::tag::StartTag;
+use super::tag::{StartTag, escape_text};
 use super::{Action, Open, wrap_markup};
 
 /// RSS 0.90's namespace, which feed-rs does not know as RSS.
@@ -55,10 +55,46 @@ pub(super) fn child(src: &str, tag: &StartTag, rdf: bool, stack: &[Open]) -> Act
             close: String::new(),
         };
     }
+    if rdf && let Some(about) = rdf_about(tag, stack) {
+        let mut open = StartTag::rebuilt(tag.name, &tag.attrs, false);
+        open.push_str(&format!(
+            "<guid isPermaLink=\"false\">{}</guid>",
+            escape_text(&about)
+        ));
+        return Action::Rename {
+            open,
+            close: format!("</{}>", tag.name),
+        };
+    }
     if matches!(local, "title" | "description" | "encoded")
         && let Some(action) = wrap_markup(src, tag, tag.written(src), tag.name, stack)
     {
         return action;
     }
     Action::Keep
+}
+
+/// The text of a `<guid isPermaLink="false">`.
+pub(super) fn not_a_permalink(src: &str, tag: &StartTag, stack: &[Open]) -> Option<String> {
+    let flag = tag.attr("isPermaLink")?;
+    if tag.local() != "guid" || !flag.trim().eq_ignore_ascii_case("false") || tag.empty {
+        return None;
+    }
+    let inner = src.get(tag.end..super::tag::extent(src, tag, stack).inner_end)?;
+    let text = html_escape::decode_html_entities(&super::tag::as_html_source(inner)).into_owned();
+    Some(text.trim().to_string())
+}
+
+/// An RSS 1.0 item's `rdf:about`: the address that names it, which is its
+/// identity but not necessarily its link.
+pub(super) fn rdf_about(tag: &StartTag, stack: &[Open]) -> Option<String> {
+    if stack.len() != 1 || tag.local() != "item" {
+        return None;
+    }
+    let about = tag
+        .attrs
+        .iter()
+        .find(|(n, _)| super::tag::local(n) == "about")
+        .map(|(_, v)| html_escape::decode_html_entities(v).trim().to_string())?;
+    (!about.is_empty()).then_some(about)
 }

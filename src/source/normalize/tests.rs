@@ -149,3 +149,15 @@ fn normalising_twice_changes_nothing_more() {
         assert_eq!(once, twice, "{text}");
     }
 }
+
+#[test]
+fn content_elsewhere_is_empty_and_typed_by_media_type() {
+    let (out, _) = norm(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry>\
+         <content type=\"html\" src=\"http://e.org/a\">stray text</content></entry></feed>",
+    );
+    assert!(
+        out.contains("<content type=\"text/html\" src=\"http://e.org/a\"/></entry>"),
+        "{out}"
+    );
+}
