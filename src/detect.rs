@@ -146,6 +146,53 @@ pub fn detect(held: &HashMap<String, Held>, items: &[Item], rules: &Rules) -> De
     out
 }
 
+/// The name pages give their one compared field in `page.changed` events.
+pub const PAGE_FIELD: &str = "text";
+
+/// Compares a page's stored text with the text just read. Only the selected
+/// text counts: a new title alone is neither an event nor a version. Any
+/// other key still held (the source's old address) is let go.
+pub fn detect_page(
+    held: &HashMap<String, Held>,
+    key: &str,
+    page: Snapshot,
+    quiet: bool,
+) -> Detection {
+    let mut out = Detection::default();
+    let mut gone: Vec<String> = held
+        .iter()
+        .filter(|(k, h)| h.present && k.as_str() != key)
+        .map(|(k, _)| k.clone())
+        .collect();
+    gone.sort();
+    out.gone = gone;
+    let write = |new_version| ItemWrite {
+        key: key.to_string(),
+        position: 0,
+        published: None,
+        new_version,
+    };
+    let previous = held.get(key);
+    if previous.is_some_and(|h| h.snapshot.content == page.content) {
+        out.writes.push(write(None));
+        return out;
+    }
+    let version = previous.map_or(1, |h| h.version + 1);
+    let before = previous.map_or("", |h| h.snapshot.content.as_str());
+    if !quiet {
+        let mut draft = Draft::new(EventKind::PageChanged).about(page.item_ref(key, version));
+        draft.changes = vec![Change {
+            field: PAGE_FIELD.to_string(),
+            before: before.to_string(),
+            after: page.content.clone(),
+            diff: diff::unified(before, &page.content),
+        }];
+        out.drafts.push(draft);
+    }
+    out.writes.push(write(Some((version, page))));
+    out
+}
+
 fn changed_fields(before: &Snapshot, after: &Snapshot, compare: &[Field]) -> Vec<Field> {
     compare
         .iter()

@@ -15,6 +15,7 @@ use crate::event::{Draft, EventKind, SourceRef};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
 use crate::metrics::{METRICS, PollOutcome};
 use crate::polite;
+use crate::source::page::Page;
 use crate::source::{self, Document};
 use crate::store::{NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
 
@@ -144,6 +145,7 @@ pub async fn poll(
         Ok(Read::Document(doc, validators, hints)) => {
             step.record_document(doc, validators, &hints).await
         }
+        Ok(Read::Page(page, validators, hints)) => step.record_page(page, validators, &hints).await,
         Ok(Read::NotModified(validators, hints)) => {
             step.record_not_modified(validators, &hints).await
         }
@@ -171,6 +173,18 @@ fn minutes(m: u32) -> std::time::Duration {
 enum Read {
     NotModified(Validators, Hints),
     Document(Document, Validators, Hints),
+    Page(Page, Validators, Hints),
+}
+
+/// What a successful read tells the record besides its detection.
+struct Recorded {
+    kind: SourceKind,
+    items: usize,
+    validators: Validators,
+    /// The longest wait the server asked for (cache headers, `<ttl>`).
+    hint: Option<std::time::Duration>,
+    /// What was wrong with the document but could be read past.
+    warnings: Vec<String>,
 }
 
 struct Failure {
@@ -217,11 +231,7 @@ impl Step<'_> {
                 });
             }
         };
-        if self.source.kind == Some(SourceKind::Page) {
-            return Err(fail(
-                "page sources are not supported by this version".into(),
-            ));
-        }
+        let kind = self.kind(&fetched.body, fetched.content_type.as_deref());
         let base = fetched.base_url();
         let body = fetched.body;
         let content_type = fetched.content_type.clone();
@@ -233,6 +243,16 @@ impl Step<'_> {
         } else {
             None
         };
+        if kind == SourceKind::Page {
+            let (select, exclude) = (self.source.select.clone(), self.source.exclude.clone());
+            let page = tokio::task::spawn_blocking(move || {
+                source::page::read(&body, content_type.as_deref(), &select, &exclude)
+            })
+            .await
+            .map_err(|e| fail(format!("the page reader failed: {e}")))?
+            .map_err(|e| fail(error_chain(&e)))?;
+            return Ok(Read::Page(page, fetched.validators, fetched.hints));
+        }
         let doc = tokio::task::spawn_blocking(move || {
             source::feed::read(&body, content_type.as_deref(), Some(&base))
         })
@@ -240,6 +260,19 @@ impl Step<'_> {
         .map_err(|e| fail(format!("the feed reader failed: {e}")))?
         .map_err(|e| fail(error_chain(&e)))?;
         Ok(Read::Document(doc, fetched.validators, fetched.hints))
+    }
+
+    /// The configured type, else the one the first response decided.
+    fn kind(&self, body: &[u8], content_type: Option<&str>) -> SourceKind {
+        let remembered = match self.state.kind.as_deref() {
+            Some("page") => Some(SourceKind::Page),
+            Some("feed") => Some(SourceKind::Feed),
+            _ => None,
+        };
+        self.source
+            .kind
+            .or(remembered)
+            .unwrap_or_else(|| source::sniff(body, content_type))
     }
 
     /// The configured address, or where a confirmed permanent move leads.
@@ -346,40 +379,89 @@ impl Step<'_> {
             Ok(held) => held,
             Err(e) => return self.report(Err(e)),
         };
-        let quiet = !self.state.baselined && !self.config.settings.alert_on_first_poll;
         let rules = Rules {
             compare: &self.source.compare,
             track: self.source.track,
             ignore: &self.source.ignore,
-            quiet,
+            quiet: self.quiet(),
         };
         let detection = detect::detect(&held, &doc.items, &rules);
+        let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
+        let read = Recorded {
+            kind: SourceKind::Feed,
+            items: doc.items.len(),
+            validators,
+            hint,
+            warnings: doc.warnings,
+        };
+        self.record_detection(detection, read, hints).await
+    }
+
+    async fn record_page(&self, page: Page, validators: Validators, hints: &Hints) -> PollReport {
+        let source_id = self.state.id;
+        let key = self.source.url.to_string();
+        let wanted = key.clone();
+        let held = match blocking(&self.poller.store, move |s| {
+            s.held_items(source_id, [wanted.as_str()])
+        })
+        .await
+        {
+            Ok(held) => held,
+            Err(e) => return self.report(Err(e)),
+        };
+        let snapshot = detect::Snapshot {
+            title: page.title,
+            link: key.clone(),
+            content: crate::text::apply_ignore(&page.text, &self.source.ignore),
+            ..detect::Snapshot::default()
+        };
+        let detection = detect::detect_page(&held, &key, snapshot, self.quiet());
+        let read = Recorded {
+            kind: SourceKind::Page,
+            items: 1,
+            validators,
+            hint: hints.fresh_for,
+            warnings: Vec::new(),
+        };
+        self.record_detection(detection, read, hints).await
+    }
+
+    /// The first poll of a source records quietly unless asked otherwise.
+    fn quiet(&self) -> bool {
+        !self.state.baselined && !self.config.settings.alert_on_first_poll
+    }
+
+    async fn record_detection(
+        &self,
+        detection: detect::Detection,
+        read: Recorded,
+        hints: &Hints,
+    ) -> PollReport {
         let mut drafts = self.recovered();
         drafts.extend(detection.drafts);
         let mut rec = self.record(Outcome::Ok);
-        rec.validators = Some(validators);
+        rec.validators = Some(read.validators);
         self.track_move(&mut rec, hints);
-        rec.kind = Some(SourceKind::Feed.as_str().to_string());
-        if !doc.warnings.is_empty() {
-            warn!("read despite problems: {}", doc.warnings.join("; "));
-            rec.warning = Some(doc.warnings.join("; "));
+        rec.kind = Some(read.kind.as_str().to_string());
+        if !read.warnings.is_empty() {
+            warn!("read despite problems: {}", read.warnings.join("; "));
+            rec.warning = Some(read.warnings.join("; "));
         }
         rec.events = self.events(drafts);
         let summary = Summary {
             not_modified: false,
-            items: doc.items.len(),
+            items: read.items,
             new_versions: detection
                 .writes
                 .iter()
                 .filter(|w| w.new_version.is_some())
                 .count(),
             events: rec.events.len(),
-            baseline: quiet,
+            baseline: self.quiet(),
         };
         rec.writes = detection.writes;
         rec.gone = detection.gone;
-        let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
-        let not_before = self.lengthened(hint);
+        let not_before = self.lengthened(read.hint);
         self.postpone(&mut rec, not_before);
         let mut report = self.report(self.commit(rec).await.map(|()| summary));
         report.not_before = not_before;

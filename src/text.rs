@@ -8,7 +8,7 @@
 use regex::Regex;
 
 /// Elements whose start or end begins a new line of text.
-const BLOCK_TAGS: &[&str] = &[
+pub(crate) const BLOCK_TAGS: &[&str] = &[
     "address",
     "article",
     "aside",
@@ -47,7 +47,8 @@ const BLOCK_TAGS: &[&str] = &[
 ];
 
 /// Elements whose content is never text a reader sees.
-const HIDDEN_TAGS: &[&str] = &["script", "style", "noscript", "template", "head", "title"];
+pub(crate) const HIDDEN_TAGS: &[&str] =
+    &["script", "style", "noscript", "template", "head", "title"];
 
 /// Reduces an HTML fragment (or plain text) to readable text: one line per
 /// block, entities decoded, whitespace folded.

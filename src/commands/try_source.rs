@@ -5,22 +5,25 @@ use url::Url;
 
 use super::{AppError, Status, emit, load_config, runtime};
 use crate::cli::Cli;
+use crate::config::{SourceConfig, SourceKind};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::poll::{FEED_ACCEPT, error_chain};
+use crate::source::page::Page;
 use crate::source::{self, Document};
 
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const DEFAULT_MAX_BODY: u64 = 15 * 1024 * 1024;
 
 pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> {
-    let (url, timeout, max_body, user_agent) = resolve(cli, target)?;
-    let fetcher = Fetcher::new(&user_agent).map_err(AppError::Http)?;
+    let target = resolve(cli, target)?;
+    let url = &target.url;
+    let fetcher = Fetcher::new(&target.user_agent).map_err(AppError::Http)?;
     let no_validators = Validators::default();
     let request = FetchRequest {
-        url: &url,
+        url,
         validators: &no_validators,
-        timeout,
-        max_body,
+        timeout: target.timeout,
+        max_body: target.max_body,
         accept: FEED_ACCEPT,
     };
     let fetched = match runtime()?.block_on(fetcher.fetch(&request)) {
@@ -36,6 +39,28 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
         }
     };
     let content_type = fetched.content_type.as_deref();
+    let configured = target.source.as_ref().and_then(|s| s.kind);
+    let kind = configured.unwrap_or_else(|| source::sniff(&fetched.body, content_type));
+    let how = if configured.is_some() {
+        ""
+    } else {
+        " (sniffed from the response)"
+    };
+    if kind == SourceKind::Page {
+        let (select, exclude) = target
+            .source
+            .as_ref()
+            .map(|s| (s.select.clone(), s.exclude.clone()))
+            .unwrap_or_default();
+        let page = match source::page::read(&fetched.body, content_type, &select, &exclude) {
+            Ok(page) => page,
+            Err(e) => {
+                eprintln!("error: {url}: {}", error_chain(&e));
+                return Ok(1);
+            }
+        };
+        return show_page(&page, how, as_json);
+    }
     let doc = match source::feed::read(&fetched.body, content_type, Some(&fetched.base_url())) {
         Ok(doc) => doc,
         Err(e) => {
@@ -46,20 +71,36 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
     if as_json {
         emit(&to_json(&doc).to_string())?;
     } else {
-        show(&doc)?;
+        show(&doc, how)?;
     }
     Ok(0)
 }
 
+/// What `test` fetches and within which limits.
+struct Target {
+    url: Url,
+    timeout: std::time::Duration,
+    max_body: u64,
+    user_agent: String,
+    /// The configured source, when the target names one.
+    source: Option<SourceConfig>,
+}
+
 /// A configured source's settings, or defaults for a bare URL.
-fn resolve(cli: &Cli, target: &str) -> Result<(Url, std::time::Duration, u64, String), AppError> {
+fn resolve(cli: &Cli, target: &str) -> Result<Target, AppError> {
     let config = load_config(cli).ok();
     if let Some(source) = config.as_ref().and_then(|c| c.source(target)) {
         let agent = config
             .as_ref()
             .map(|c| c.settings.user_agent.clone())
             .unwrap_or_default();
-        return Ok((source.url.clone(), source.timeout, source.max_body, agent));
+        return Ok(Target {
+            url: source.url.clone(),
+            timeout: source.timeout,
+            max_body: source.max_body,
+            user_agent: agent,
+            source: Some(source.clone()),
+        });
     }
     let url = Url::parse(target).map_err(|e| {
         AppError::Usage(format!(
@@ -69,7 +110,32 @@ fn resolve(cli: &Cli, target: &str) -> Result<(Url, std::time::Duration, u64, St
     let agent = config
         .map(|c| c.settings.user_agent)
         .unwrap_or_else(|| format!("feedwatch/{}", crate::VERSION));
-    Ok((url, DEFAULT_TIMEOUT, DEFAULT_MAX_BODY, agent))
+    Ok(Target {
+        url,
+        timeout: DEFAULT_TIMEOUT,
+        max_body: DEFAULT_MAX_BODY,
+        user_agent: agent,
+        source: None,
+    })
+}
+
+/// The page's title and the text that would be compared, line by line.
+fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status, AppError> {
+    if as_json {
+        let value = json!({"kind": "page", "title": page.title, "items": [], "text": page.text});
+        emit(&value.to_string())?;
+        return Ok(0);
+    }
+    let lines = page.text.lines().count();
+    emit(&format!(
+        "page{how}: {} ({lines} lines of text)",
+        page.title
+    ))?;
+    emit("")?;
+    for line in page.text.lines() {
+        emit(&format!("  {line}"))?;
+    }
+    Ok(0)
 }
 
 fn to_json(doc: &Document) -> serde_json::Value {
@@ -99,8 +165,12 @@ fn to_json(doc: &Document) -> serde_json::Value {
     })
 }
 
-fn show(doc: &Document) -> Result<(), AppError> {
-    emit(&format!("feed: {} ({} items)", doc.title, doc.items.len()))?;
+fn show(doc: &Document, how: &str) -> Result<(), AppError> {
+    emit(&format!(
+        "feed{how}: {} ({} items)",
+        doc.title,
+        doc.items.len()
+    ))?;
     for warning in &doc.warnings {
         emit(&format!("warning: {warning}"))?;
     }

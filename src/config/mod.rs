@@ -181,6 +181,8 @@ pub struct SourceConfig {
     /// Resolved: the names of the sinks this source's events go to.
     pub sinks: Vec<String>,
     pub follow_links: bool,
+    /// How long after an item is first seen its article is still re-checked.
+    pub follow_for: Duration,
     pub article_select: Option<String>,
     pub select: Vec<String>,
     pub exclude: Vec<String>,

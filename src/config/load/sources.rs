@@ -11,7 +11,7 @@ use super::{Tables, check_name, check_url, later_of};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
 use crate::schedule::{CronSchedule, Schedule};
 
-const SOURCE_KEYS: [&str; 16] = [
+const SOURCE_KEYS: [&str; 17] = [
     "name",
     "url",
     "type",
@@ -28,7 +28,10 @@ const SOURCE_KEYS: [&str; 16] = [
     "article_select",
     "select",
     "exclude",
+    "follow_for",
 ];
+/// How long after an item is first seen its article is still re-checked.
+const DEFAULT_FOLLOW_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 const DEFAULT_COMPARE: [Field; 4] = [Field::Title, Field::Link, Field::Summary, Field::Content];
 const DEFAULT_TRACK: Track = Track {
     new: true,
@@ -85,9 +88,10 @@ fn read_one(
         ignore: ignore(ck, t),
         sinks: sink_refs(ck, t, sink_names),
         follow_links,
-        article_select: text(ck, t, "article_select"),
-        select: texts(ck, t, "select"),
-        exclude: texts(ck, t, "exclude"),
+        follow_for: ck.duration(t, "follow_for").unwrap_or(DEFAULT_FOLLOW_FOR),
+        article_select: selector(ck, t, "article_select"),
+        select: selectors(ck, t, "select"),
+        exclude: selectors(ck, t, "exclude"),
         url: url?,
         schedule,
     };
@@ -195,7 +199,12 @@ fn track(ck: &mut Checker<'_>, t: &Table<'_>) -> Track {
 
 fn compare(ck: &mut Checker<'_>, t: &Table<'_>, follow_links: bool) -> Vec<Field> {
     let Some(names) = ck.strings(t, "compare") else {
-        return DEFAULT_COMPARE.to_vec();
+        // Following links is asking for the article's edits to count.
+        let mut fields = DEFAULT_COMPARE.to_vec();
+        if follow_links {
+            fields.push(Field::Article);
+        }
+        return fields;
     };
     let all = Field::ALL.map(Field::as_str);
     let mut fields = Vec::with_capacity(names.len());
@@ -275,16 +284,35 @@ fn sink_refs(ck: &mut Checker<'_>, t: &Table<'_>, sink_names: &[String]) -> Vec<
     out
 }
 
-fn text(ck: &mut Checker<'_>, t: &Table<'_>, key: &str) -> Option<String> {
+fn selector(ck: &mut Checker<'_>, t: &Table<'_>, key: &str) -> Option<String> {
     let s = ck.string(t, key)?;
-    non_blank(ck, t, key, s)
+    usable_selector(ck, t, key, s)
 }
 
-fn texts(ck: &mut Checker<'_>, t: &Table<'_>, key: &str) -> Vec<String> {
+fn selectors(ck: &mut Checker<'_>, t: &Table<'_>, key: &str) -> Vec<String> {
     let list = ck.one_or_more_strings(t, key).unwrap_or_default();
     list.into_iter()
-        .filter_map(|s| non_blank(ck, t, key, s))
+        .filter_map(|s| usable_selector(ck, t, key, s))
         .collect()
+}
+
+fn usable_selector(
+    ck: &mut Checker<'_>,
+    t: &Table<'_>,
+    key: &str,
+    s: Spanned<&str>,
+) -> Option<String> {
+    let value = non_blank(ck, t, key, s)?;
+    match crate::source::page::check_selector(&value) {
+        Ok(()) => Some(value),
+        Err(reason) => {
+            let message = format!(
+                "`{value}` is not a CSS selector that can be used ({reason}); write it like \"article .entry-content\""
+            );
+            ck.problem(s.at, t.path(key), message);
+            None
+        }
+    }
 }
 
 fn non_blank(ck: &mut Checker<'_>, t: &Table<'_>, key: &str, s: Spanned<&str>) -> Option<String> {
@@ -299,7 +327,7 @@ fn non_blank(ck: &mut Checker<'_>, t: &Table<'_>, key: &str, s: Spanned<&str>) -
 fn warn_about_kind(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<SourceKind>) {
     let unused: &[&str] = match kind {
         Some(SourceKind::Feed) => &["select", "exclude"],
-        Some(SourceKind::Page) => &["follow_links", "article_select"],
+        Some(SourceKind::Page) => &["follow_links", "article_select", "follow_for"],
         None => &[],
     };
     for key in unused {
