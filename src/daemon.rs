@@ -315,9 +315,8 @@ impl Daemon {
         self.tracker.spawn(async move {
             let host = source.host_key();
             let work = async {
-                let _slot = limits.acquire(&host).await;
                 let next = source.schedule.next_after(clock.now());
-                poll::poll(&poller, &config, &router, &source, Some(next)).await
+                poll::poll(&poller, &config, &router, &limits, &source, Some(next)).await
             };
             let report = tokio::select! {
                 report = work => Some(report),

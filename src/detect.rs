@@ -101,10 +101,27 @@ pub struct Detection {
 
 /// Compares the held items with a freshly read document.
 pub fn detect(held: &HashMap<String, Held>, items: &[Item], rules: &Rules) -> Detection {
+    detect_with_articles(held, items, &HashMap::new(), rules)
+}
+
+/// Like [`detect`], for a source that follows links: `articles` holds the
+/// article text read in this poll, by item key; an item without one keeps
+/// the article it had.
+pub fn detect_with_articles(
+    held: &HashMap<String, Held>,
+    items: &[Item],
+    articles: &HashMap<String, String>,
+    rules: &Rules,
+) -> Detection {
     let mut out = Detection::default();
     let mut updates: Vec<PendingUpdate> = Vec::new();
     for (position, item) in items.iter().enumerate() {
-        let snapshot = Snapshot::from_item(item, rules.ignore);
+        let mut snapshot = Snapshot::from_item(item, rules.ignore);
+        snapshot.article = articles
+            .get(&item.key)
+            .or_else(|| held.get(&item.key).map(|h| &h.snapshot.article))
+            .cloned()
+            .unwrap_or_default();
         let position = u32::try_from(position).unwrap_or(u32::MAX);
         let write = |new_version| ItemWrite {
             key: item.key.clone(),
@@ -143,6 +160,52 @@ pub fn detect(held: &HashMap<String, Held>, items: &[Item], rules: &Rules) -> De
         out.drafts.extend(removals(held, items, &out.gone));
     }
     out.drafts.extend(fold_bulk(updates, items.len()));
+    out
+}
+
+/// Article edits found while the feed itself answered 304: each held item
+/// whose freshly read article differs gets a new version, reported as
+/// `item.updated` (or folded into one bulk change) like any other edit.
+pub fn detect_articles(
+    held: &HashMap<String, Held>,
+    articles: &HashMap<String, String>,
+    rules: &Rules,
+) -> Detection {
+    let mut out = Detection::default();
+    let mut updates = Vec::new();
+    let mut keys: Vec<&String> = articles.keys().collect();
+    keys.sort_by_key(|k| held.get(*k).and_then(|h| h.position));
+    for key in keys {
+        let (Some(h), Some(text)) = (held.get(key), articles.get(key)) else {
+            continue;
+        };
+        if !h.present || h.snapshot.article == *text {
+            continue;
+        }
+        let after = Snapshot {
+            article: text.clone(),
+            ..h.snapshot.clone()
+        };
+        let version = h.version + 1;
+        let fields = changed_fields(&h.snapshot, &after, rules.compare);
+        if !rules.quiet && rules.track.updated && !fields.is_empty() {
+            updates.push(PendingUpdate {
+                key: key.clone(),
+                before: h.snapshot.clone(),
+                after: after.clone(),
+                version,
+                fields,
+            });
+        }
+        out.writes.push(ItemWrite {
+            key: key.clone(),
+            position: h.position.unwrap_or(0),
+            published: after.published.clone(),
+            new_version: Some((version, after)),
+        });
+    }
+    let present = held.values().filter(|h| h.present).count();
+    out.drafts.extend(fold_bulk(updates, present));
     out
 }
 

@@ -152,6 +152,14 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    #[error(
+        "refused to fetch {url}: links taken from fetched content may not reach private addresses (set allow_private_links = true to allow them)"
+    )]
+    PrivateAddress {
+        url: String,
+        #[source]
+        source: guard::Refused,
+    },
     #[error("{url} does not name a local file")]
     NotAFilePath { url: String },
     #[error("could not read {}", path.display())]
@@ -184,58 +192,80 @@ impl FetchError {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// For links taken from fetched content: public addresses only, no proxy.
+    guarded: reqwest::Client,
 }
 
 impl Fetcher {
     pub fn new(user_agent: &str) -> Result<Fetcher, FetchError> {
+        Fetcher::with_pinned_hosts(user_agent, &[])
+    }
+
+    /// Like [`Fetcher::new`], with some host names resolved to fixed
+    /// addresses instead of through DNS, as `curl --resolve` does. A pinned
+    /// name is trusted as public; where it leads next is still checked.
+    pub fn with_pinned_hosts(
+        user_agent: &str,
+        pins: &[(&str, std::net::SocketAddr)],
+    ) -> Result<Fetcher, FetchError> {
         let agent = HeaderValue::from_str(user_agent)
             .map_err(|_| FetchError::InvalidUserAgent(user_agent.to_owned()))?;
-        // Built without a cookie store, so cookies are never kept.
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(agent)
-            .redirect(redirect::Policy::none())
-            .referer(false)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
-            .build()
-            .map_err(FetchError::Client)?;
-        Ok(Fetcher { client })
+        let client = build_client(&agent, false, pins)?;
+        let guarded = build_client(&agent, true, pins)?;
+        Ok(Fetcher { client, guarded })
     }
 
     pub async fn fetch(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
         let work = async {
             match req.url.scheme() {
-                "http" | "https" => self.fetch_http(req).await,
+                "http" | "https" => self.fetch_http(&self.client, false, req).await,
                 "file" => fetch_file(req).await,
                 _ => Err(FetchError::UnsupportedScheme {
                     url: redacted(req.url),
                 }),
             }
         };
-        // reqwest's own deadline does not cover everything (a stalled body
-        // decoder, a slow disk), so the whole fetch also runs under this one.
-        tokio::time::timeout(req.timeout, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(FetchError::Timeout {
+        within_deadline(req, work).await
+    }
+
+    /// Fetches a link found in fetched content (an item's article): only
+    /// http and https, and, unless `allow_private`, only public addresses at
+    /// every hop.
+    pub async fn fetch_link(
+        &self,
+        req: &FetchRequest<'_>,
+        allow_private: bool,
+    ) -> Result<FetchOutcome, FetchError> {
+        let work = async {
+            match req.url.scheme() {
+                "http" | "https" if allow_private => {
+                    self.fetch_http(&self.client, false, req).await
+                }
+                "http" | "https" => self.fetch_http(&self.guarded, true, req).await,
+                _ => Err(FetchError::UnsupportedScheme {
                     url: redacted(req.url),
-                    after: req.timeout,
-                })
-            })
+                }),
+            }
+        };
+        within_deadline(req, work).await
     }
 
     /// Follows redirects by hand so every hop can be checked and a chain of
     /// permanent ones can relink the source.
-    async fn fetch_http(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+    async fn fetch_http(
+        &self,
+        client: &reqwest::Client,
+        guard: bool,
+        req: &FetchRequest<'_>,
+    ) -> Result<FetchOutcome, FetchError> {
         let mut url = req.url.clone();
         let mut visited = vec![url.clone()];
         let mut all_permanent = true;
         let response = loop {
-            let response = self
-                .client
+            if guard {
+                guard::check_literal(&url).map_err(|refused| refused_error(&url, refused))?;
+            }
+            let response = client
                 .get(url.clone())
                 .timeout(req.timeout)
                 .headers(request_headers(req))
@@ -299,6 +329,57 @@ impl Fetcher {
             validators,
             hints,
         }))
+    }
+}
+
+/// reqwest's own deadline does not cover everything (a stalled body decoder,
+/// a slow disk), so the whole fetch also runs under this one.
+async fn within_deadline(
+    req: &FetchRequest<'_>,
+    work: impl Future<Output = Result<FetchOutcome, FetchError>>,
+) -> Result<FetchOutcome, FetchError> {
+    tokio::time::timeout(req.timeout, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(FetchError::Timeout {
+                url: redacted(req.url),
+                after: req.timeout,
+            })
+        })
+}
+
+/// Built without a cookie store, so cookies are never kept. The guarded
+/// client resolves through [`guard::PublicOnly`] and never uses a proxy,
+/// which would connect on its behalf to addresses it never sees.
+fn build_client(
+    agent: &HeaderValue,
+    guarded: bool,
+    pins: &[(&str, std::net::SocketAddr)],
+) -> Result<reqwest::Client, FetchError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(agent.clone())
+        .redirect(redirect::Policy::none())
+        .referer(false)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .gzip(true)
+        .brotli(true)
+        .deflate(true);
+    if guarded {
+        builder = builder
+            .dns_resolver(std::sync::Arc::new(guard::PublicOnly))
+            .no_proxy();
+    }
+    for (host, addr) in pins {
+        builder = builder.resolve(host, *addr);
+    }
+    builder.build().map_err(FetchError::Client)
+}
+
+fn refused_error(url: &Url, refused: guard::Refused) -> FetchError {
+    FetchError::PrivateAddress {
+        url: redacted(url),
+        source: refused,
     }
 }
 
@@ -426,6 +507,9 @@ fn status_error(response: &Response) -> FetchError {
 }
 
 fn classify(err: reqwest::Error, url: &Url, req: &FetchRequest<'_>) -> FetchError {
+    if let Some(refused) = guard::refusal_in(&err) {
+        return refused_error(err.url().unwrap_or(url), refused.clone());
+    }
     let shown = redacted(err.url().unwrap_or(url));
     if let Some(tls) = tls_error(&err) {
         return FetchError::Tls {
@@ -570,5 +654,6 @@ impl fmt::Display for ByteSize {
     }
 }
 
+pub mod guard;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ pub mod detect;
 pub mod diff;
 pub mod event;
 pub mod fetch;
+pub mod follow;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -1,6 +1,7 @@
 //! One poll of one source: fetch → read → detect → store (one transaction)
 //! → deliver to log sinks. Every failure ends here as that source's error.
 
+use std::collections::HashMap;
 use std::error::Error;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -13,11 +14,12 @@ use crate::deliver::{self, Router};
 use crate::detect::{self, Rules};
 use crate::event::{Draft, EventKind, SourceRef};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
+use crate::follow::{self, Followed, Following};
 use crate::metrics::{METRICS, PollOutcome};
-use crate::polite;
+use crate::polite::{self, Limits};
 use crate::source::page::Page;
 use crate::source::{self, Document};
-use crate::store::{NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
+use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
 
 /// Feed types we ask for first; anything is accepted.
 pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -53,25 +55,38 @@ pub struct Summary {
     pub new_versions: usize,
     pub events: usize,
     pub baseline: bool,
+    /// Followed articles that could not be read (each logged with its item).
+    pub article_errors: usize,
 }
 
 impl std::fmt::Display for PollReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.result {
             Err(e) => write!(f, "{}: error: {e}", self.source),
-            Ok(s) if s.not_modified => write!(f, "{}: not modified", self.source),
             Ok(s) => {
                 let plural =
                     |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-                write!(
-                    f,
-                    "{}: {}, {}, {}{}",
-                    self.source,
-                    plural(s.items, "item"),
-                    plural(s.new_versions, "new version"),
-                    plural(s.events, "event"),
-                    if s.baseline { " (baseline)" } else { "" }
-                )
+                if s.not_modified {
+                    write!(f, "{}: not modified", self.source)?;
+                    if s.new_versions > 0 || s.events > 0 {
+                        let versions = plural(s.new_versions, "new version");
+                        write!(f, ", {versions}, {}", plural(s.events, "event"))?;
+                    }
+                } else {
+                    write!(
+                        f,
+                        "{}: {}, {}, {}{}",
+                        self.source,
+                        plural(s.items, "item"),
+                        plural(s.new_versions, "new version"),
+                        plural(s.events, "event"),
+                        if s.baseline { " (baseline)" } else { "" }
+                    )?;
+                }
+                if s.article_errors > 0 {
+                    write!(f, ", {} not read", plural(s.article_errors, "article"))?;
+                }
+                Ok(())
             }
         }
     }
@@ -116,6 +131,7 @@ pub async fn poll(
     poller: &Poller,
     config: &Arc<Config>,
     router: &Router,
+    limits: &Limits,
     source: &Arc<SourceConfig>,
     next_due: Option<DateTime<Utc>>,
 ) -> PollReport {
@@ -135,13 +151,21 @@ pub async fn poll(
         poller,
         config,
         router,
+        limits,
         source,
         state,
         now: Utc::now(),
         next_due,
     };
     let started = std::time::Instant::now();
-    let mut report = match step.fetch_and_read().await {
+    // The host's slot is held for the source's own request only: followed
+    // articles take their own hosts' slots one at a time afterwards, so a
+    // poll never waits for one slot while holding another.
+    let read = {
+        let _slot = limits.acquire(&source.host_key()).await;
+        step.fetch_and_read().await
+    };
+    let mut report = match read {
         Ok(Read::Document(doc, validators, hints)) => {
             step.record_document(doc, validators, &hints).await
         }
@@ -185,6 +209,7 @@ struct Recorded {
     hint: Option<std::time::Duration>,
     /// What was wrong with the document but could be read past.
     warnings: Vec<String>,
+    followed: Followed,
 }
 
 struct Failure {
@@ -197,6 +222,7 @@ struct Step<'a> {
     poller: &'a Poller,
     config: &'a Arc<Config>,
     router: &'a Router,
+    limits: &'a Limits,
     source: &'a Arc<SourceConfig>,
     state: SourceState,
     now: DateTime<Utc>,
@@ -351,6 +377,7 @@ impl Step<'_> {
             moved: None,
             relink: None,
             warning: None,
+            articles: Vec::new(),
         }
     }
 
@@ -371,21 +398,29 @@ impl Step<'_> {
     ) -> PollReport {
         let source_id = self.state.id;
         let keys: Vec<String> = doc.items.iter().map(|i| i.key.clone()).collect();
-        let held = match blocking(&self.poller.store, move |s| {
-            s.held_items(source_id, keys.iter().map(String::as_str))
+        let following = self.source.follow_links;
+        let loaded = blocking(&self.poller.store, move |s| {
+            let held = s.held_items(source_id, keys.iter().map(String::as_str))?;
+            let states = if following {
+                s.article_states(source_id)?
+            } else {
+                HashMap::new()
+            };
+            Ok((held, states))
         })
-        .await
-        {
-            Ok(held) => held,
+        .await;
+        let (held, states) = match loaded {
+            Ok(loaded) => loaded,
             Err(e) => return self.report(Err(e)),
         };
-        let rules = Rules {
-            compare: &self.source.compare,
-            track: self.source.track,
-            ignore: &self.source.ignore,
-            quiet: self.quiet(),
+        let followed = if following {
+            let links = doc.items.iter().map(|i| (i.key.as_str(), i.link.as_str()));
+            self.follow(links, &states).await
+        } else {
+            Followed::default()
         };
-        let detection = detect::detect(&held, &doc.items, &rules);
+        let detection =
+            detect::detect_with_articles(&held, &doc.items, &followed.texts, &self.rules());
         let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
         let read = Recorded {
             kind: SourceKind::Feed,
@@ -393,8 +428,35 @@ impl Step<'_> {
             validators,
             hint,
             warnings: doc.warnings,
+            followed,
         };
         self.record_detection(detection, read, hints).await
+    }
+
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            compare: &self.source.compare,
+            track: self.source.track,
+            ignore: &self.source.ignore,
+            quiet: self.quiet(),
+        }
+    }
+
+    /// Reads the articles of the given items that are due.
+    async fn follow<'i>(
+        &self,
+        items: impl IntoIterator<Item = (&'i str, &'i str)>,
+        states: &HashMap<String, ArticleState>,
+    ) -> Followed {
+        let wanted = follow::due(items, states, self.source.follow_for, self.now);
+        let following = Following {
+            fetcher: &self.poller.fetcher,
+            limits: Some(self.limits),
+            source: self.source,
+            allow_private_links: self.config.settings.allow_private_links,
+            now: self.now,
+        };
+        following.follow(wanted, states).await
     }
 
     async fn record_page(&self, page: Page, validators: Validators, hints: &Hints) -> PollReport {
@@ -422,6 +484,7 @@ impl Step<'_> {
             validators,
             hint: hints.fresh_for,
             warnings: Vec::new(),
+            followed: Followed::default(),
         };
         self.record_detection(detection, read, hints).await
     }
@@ -458,7 +521,9 @@ impl Step<'_> {
                 .count(),
             events: rec.events.len(),
             baseline: self.quiet(),
+            article_errors: read.followed.errors.len(),
         };
+        rec.articles = read.followed.writes;
         rec.writes = detection.writes;
         rec.gone = detection.gone;
         let not_before = self.lengthened(read.hint);
@@ -468,16 +533,43 @@ impl Step<'_> {
         report
     }
 
+    /// Nothing new in the feed; the articles of its items are still
+    /// re-checked, since a story can be edited without the feed knowing.
     async fn record_not_modified(&self, validators: Validators, hints: &Hints) -> PollReport {
         let mut rec = self.record(Outcome::NotModified);
         rec.validators = Some(validators);
         self.track_move(&mut rec, hints);
-        rec.events = self.events(self.recovered());
-        let summary = Summary {
+        let mut drafts = self.recovered();
+        let mut summary = Summary {
             not_modified: true,
-            events: rec.events.len(),
             ..Summary::default()
         };
+        if self.source.follow_links {
+            let source_id = self.state.id;
+            let loaded = blocking(&self.poller.store, move |s| {
+                Ok((s.held_items(source_id, [])?, s.article_states(source_id)?))
+            })
+            .await;
+            let (held, states) = match loaded {
+                Ok(loaded) => loaded,
+                Err(e) => return self.report(Err(e)),
+            };
+            let mut present: Vec<(&String, &detect::Held)> =
+                held.iter().filter(|(_, h)| h.present).collect();
+            present.sort_by_key(|(_, h)| h.position);
+            let links = present
+                .iter()
+                .map(|(k, h)| (k.as_str(), h.snapshot.link.as_str()));
+            let followed = self.follow(links, &states).await;
+            let detection = detect::detect_articles(&held, &followed.texts, &self.rules());
+            summary.new_versions = detection.writes.len();
+            summary.article_errors = followed.errors.len();
+            drafts.extend(detection.drafts);
+            rec.writes = detection.writes;
+            rec.articles = followed.writes;
+        }
+        rec.events = self.events(drafts);
+        summary.events = rec.events.len();
         let not_before = self.lengthened(hints.fresh_for);
         self.postpone(&mut rec, not_before);
         let mut report = self.report(self.commit(rec).await.map(|()| summary));

@@ -45,9 +45,8 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
             .map(|source| {
                 let (poller, router, limits, config) = (&poller, &router, &limits, &config);
                 async move {
-                    let _slot = limits.acquire(&source.host_key()).await;
                     let next = Utc::now() + source.schedule.nominal_interval();
-                    poll::poll(poller, config, router, &source, Some(next)).await
+                    poll::poll(poller, config, router, limits, &source, Some(next)).await
                 }
             })
             .buffer_unordered(config.settings.concurrency.max(1))

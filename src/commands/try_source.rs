@@ -7,6 +7,7 @@ use super::{AppError, Status, emit, load_config, runtime};
 use crate::cli::Cli;
 use crate::config::{SourceConfig, SourceKind};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::follow::Following;
 use crate::poll::{FEED_ACCEPT, error_chain};
 use crate::source::page::Page;
 use crate::source::{self, Document};
@@ -26,7 +27,8 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
         max_body: target.max_body,
         accept: FEED_ACCEPT,
     };
-    let fetched = match runtime()?.block_on(fetcher.fetch(&request)) {
+    let rt = runtime()?;
+    let fetched = match rt.block_on(fetcher.fetch(&request)) {
         Ok(FetchOutcome::Fetched(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {
             return Err(AppError::Usage(
@@ -68,12 +70,62 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
             return Ok(1);
         }
     };
+    let articles = match target.source.as_ref().filter(|s| s.follow_links) {
+        Some(source) => rt.block_on(first_articles(&fetcher, source, &target, &doc)),
+        None => Vec::new(),
+    };
     if as_json {
-        emit(&to_json(&doc).to_string())?;
+        let mut value = to_json(&doc);
+        for (item, article) in value["items"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .zip(&articles)
+        {
+            let (text, error) = match article {
+                Ok(text) => (Some(text.as_str()), None),
+                Err(e) => (None, Some(e.as_str())),
+            };
+            item["article"] = json!(text);
+            item["article_error"] = json!(error);
+        }
+        emit(&value.to_string())?;
     } else {
-        show(&doc, how)?;
+        show(&doc, how, &articles)?;
     }
     Ok(0)
+}
+
+/// How many items `test` follows to show their article text.
+const ARTICLES_SHOWN: usize = 3;
+
+/// The article text of the first items, read as a poll would read it.
+async fn first_articles(
+    fetcher: &Fetcher,
+    source: &SourceConfig,
+    target: &Target,
+    doc: &Document,
+) -> Vec<Result<String, String>> {
+    let following = Following {
+        fetcher,
+        limits: None,
+        source,
+        allow_private_links: target.allow_private_links,
+        now: chrono::Utc::now(),
+    };
+    let mut out = Vec::new();
+    for item in doc.items.iter().take(ARTICLES_SHOWN) {
+        let read = if item.link.trim().is_empty() {
+            Err("the item has no link of its own".to_string())
+        } else {
+            following
+                .read(item.link.trim(), &Validators::default())
+                .await
+                .map(|(_, text)| text.unwrap_or_default())
+        };
+        out.push(read);
+    }
+    out
 }
 
 /// What `test` fetches and within which limits.
@@ -84,6 +136,7 @@ struct Target {
     user_agent: String,
     /// The configured source, when the target names one.
     source: Option<SourceConfig>,
+    allow_private_links: bool,
 }
 
 /// A configured source's settings, or defaults for a bare URL.
@@ -100,6 +153,9 @@ fn resolve(cli: &Cli, target: &str) -> Result<Target, AppError> {
             max_body: source.max_body,
             user_agent: agent,
             source: Some(source.clone()),
+            allow_private_links: config
+                .as_ref()
+                .is_some_and(|c| c.settings.allow_private_links),
         });
     }
     let url = Url::parse(target).map_err(|e| {
@@ -116,6 +172,7 @@ fn resolve(cli: &Cli, target: &str) -> Result<Target, AppError> {
         max_body: DEFAULT_MAX_BODY,
         user_agent: agent,
         source: None,
+        allow_private_links: false,
     })
 }
 
@@ -165,7 +222,7 @@ fn to_json(doc: &Document) -> serde_json::Value {
     })
 }
 
-fn show(doc: &Document, how: &str) -> Result<(), AppError> {
+fn show(doc: &Document, how: &str, articles: &[Result<String, String>]) -> Result<(), AppError> {
     emit(&format!(
         "feed{how}: {} ({} items)",
         doc.title,
@@ -174,7 +231,7 @@ fn show(doc: &Document, how: &str) -> Result<(), AppError> {
     for warning in &doc.warnings {
         emit(&format!("warning: {warning}"))?;
     }
-    for item in &doc.items {
+    for (n, item) in doc.items.iter().enumerate() {
         emit("")?;
         emit(&format!("  key:       {}", item.key))?;
         emit(&format!("  title:     {}", item.title))?;
@@ -184,6 +241,17 @@ fn show(doc: &Document, how: &str) -> Result<(), AppError> {
         }
         let words = item.content.split_whitespace().count();
         emit(&format!("  content:   {words} words"))?;
+        match articles.get(n) {
+            Some(Ok(text)) => {
+                let words = text.split_whitespace().count();
+                emit(&format!("  article:   {words} words"))?;
+                for line in text.lines() {
+                    emit(&format!("    {line}"))?;
+                }
+            }
+            Some(Err(e)) => emit(&format!("  article:   not read: {e}"))?,
+            None => {}
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! SQLite: the only place that speaks SQL. One file, WAL, migrations by
 //! `PRAGMA user_version`; a poll's versions and events land in one transaction.
 
+mod articles;
 mod events;
 mod items;
 mod outbox;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use articles::{ArticleState, ArticleWrite};
 pub use events::{DeliveryRow, EventRow, NewEvent};
 pub use items::{ItemRow, VersionRow};
 pub use outbox::{DeliveryListing, DueDelivery};
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_outbox.sql"),
     include_str!("migrations/0004_packed.sql"),
     include_str!("migrations/0005_warning.sql"),
+    include_str!("migrations/0006_articles.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

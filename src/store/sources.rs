@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Result, SourceId, Store, StoreError, events, items};
+use super::{Result, SourceId, Store, StoreError, articles, events, items};
 use crate::detect::ItemWrite;
 use crate::event::format_time;
 use crate::fetch::Validators;
@@ -68,6 +68,8 @@ pub struct PollRecord {
     pub relink: Option<String>,
     /// What the document read had wrong with it; stored with an `Ok` outcome.
     pub warning: Option<String>,
+    /// Followed articles fetched (or tried) in this poll.
+    pub articles: Vec<articles::ArticleWrite>,
 }
 
 /// One line of `sources`.
@@ -148,6 +150,9 @@ impl Store {
         let at = format_time(rec.at);
         for write in &rec.writes {
             items::write_item(&tx, rec.source, write, &at)?;
+        }
+        for article in &rec.articles {
+            articles::write_article(&tx, rec.source, article, &at)?;
         }
         for key in &rec.gone {
             items::mark_gone(&tx, rec.source, key)?;

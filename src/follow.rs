@@ -1,0 +1,217 @@
+//! Followed articles: for a feed with `follow_links = true`, each item's own
+//! link is fetched (conditionally, within the per-host limits, through the
+//! guard on private addresses) and its article text becomes the item's
+//! `article` field, so a quiet edit to a published story is caught even when
+//! the feed never changes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+use url::Url;
+
+use crate::config::SourceConfig;
+use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::polite::Limits;
+use crate::poll::error_chain;
+use crate::source::page;
+use crate::store::{ArticleState, ArticleWrite};
+use crate::text;
+
+/// Articles fetched in one poll at most, the newest items first.
+pub const MAX_PER_POLL: usize = 50;
+
+/// What article pages are asked for as.
+pub const ARTICLE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+
+/// Everything following needs, borrowed from the poll.
+pub struct Following<'a> {
+    pub fetcher: &'a Fetcher,
+    /// `None` where nothing else runs at the same time (`test`).
+    pub limits: Option<&'a Limits>,
+    pub source: &'a SourceConfig,
+    pub allow_private_links: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// What one round of following found.
+#[derive(Debug, Default)]
+pub struct Followed {
+    /// Article text read this time, `ignore` patterns removed, by item key.
+    /// Items missing here keep the article they had (not modified, not due,
+    /// or failed).
+    pub texts: HashMap<String, String>,
+    pub writes: Vec<ArticleWrite>,
+    /// Items whose article could not be read, with why.
+    pub errors: Vec<(String, String)>,
+}
+
+/// One item to follow: its key and its own link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub key: String,
+    pub link: String,
+}
+
+/// The items whose articles are due: in the order given, with a link, first
+/// seen within `follow_for` (new items count as seen now), at most
+/// [`MAX_PER_POLL`].
+pub fn due<'a>(
+    items: impl IntoIterator<Item = (&'a str, &'a str)>,
+    states: &HashMap<String, ArticleState>,
+    follow_for: Duration,
+    now: DateTime<Utc>,
+) -> Vec<Wanted> {
+    let window = chrono::Duration::from_std(follow_for).unwrap_or(chrono::Duration::MAX);
+    items
+        .into_iter()
+        .filter(|(_, link)| !link.trim().is_empty())
+        .filter(|(key, _)| {
+            let first_seen = states
+                .get(*key)
+                .and_then(|s| DateTime::parse_from_rfc3339(&s.first_seen).ok())
+                .map_or(now, |t| t.with_timezone(&Utc));
+            now.signed_duration_since(first_seen) <= window
+        })
+        .take(MAX_PER_POLL)
+        .map(|(key, link)| Wanted {
+            key: key.to_string(),
+            link: link.trim().to_string(),
+        })
+        .collect()
+}
+
+impl Following<'_> {
+    /// Fetches each wanted article in turn; one failure is that item's error
+    /// and never stops the others.
+    pub async fn follow(
+        &self,
+        wanted: Vec<Wanted>,
+        states: &HashMap<String, ArticleState>,
+    ) -> Followed {
+        let mut out = Followed::default();
+        for item in wanted {
+            let stored = states
+                .get(&item.key)
+                .filter(|s| s.url.as_deref() == Some(item.link.as_str()))
+                .map(|s| s.validators.clone())
+                .unwrap_or_default();
+            let (write, text) = match self.read(&item.link, &stored).await {
+                Ok((validators, text)) => (Some(validators), text),
+                Err(error) => {
+                    warn!(item = %item.key, link = %item.link, "article not read: {error}");
+                    out.errors.push((item.key.clone(), error.clone()));
+                    out.writes.push(ArticleWrite {
+                        key: item.key,
+                        url: item.link,
+                        validators: None,
+                        error: Some(error),
+                    });
+                    continue;
+                }
+            };
+            if let Some(text) = text {
+                let text = text::apply_ignore(&text, &self.source.ignore);
+                out.texts.insert(item.key.clone(), text);
+            }
+            out.writes.push(ArticleWrite {
+                key: item.key,
+                url: item.link,
+                validators: write,
+                error: None,
+            });
+        }
+        out
+    }
+
+    /// One article: its validators and, unless the server said it is not
+    /// modified, its text.
+    pub async fn read(
+        &self,
+        link: &str,
+        validators: &Validators,
+    ) -> Result<(Validators, Option<String>), String> {
+        let url = Url::parse(link).map_err(|e| format!("the link {link:?} is not a URL ({e})"))?;
+        let host = url
+            .host_str()
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let _slot = match self.limits {
+            Some(limits) => limits.acquire(&host).await,
+            None => None,
+        };
+        let request = FetchRequest {
+            url: &url,
+            validators,
+            timeout: self.source.timeout,
+            max_body: self.source.max_body,
+            accept: ARTICLE_ACCEPT,
+        };
+        let fetched = match self
+            .fetcher
+            .fetch_link(&request, self.allow_private_links)
+            .await
+        {
+            Ok(FetchOutcome::NotModified { validators, .. }) => return Ok((validators, None)),
+            Ok(FetchOutcome::Fetched(fetched)) => fetched,
+            Err(e) => return Err(error_chain(&e)),
+        };
+        let select = self.source.article_select.clone();
+        let final_url = fetched.final_url.clone();
+        let content_type = fetched.content_type.clone();
+        let body = fetched.body;
+        let text = tokio::task::spawn_blocking(move || {
+            page::article_text(
+                &body,
+                content_type.as_deref(),
+                Some(&final_url),
+                select.as_deref(),
+            )
+        })
+        .await
+        .map_err(|e| format!("the article reader failed: {e}"))?
+        .map_err(|e| format!("{}: {}", fetched.final_url, error_chain(&e)))?;
+        Ok((fetched.validators, Some(text)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(first_seen: &str) -> ArticleState {
+        ArticleState {
+            first_seen: first_seen.to_string(),
+            ..ArticleState::default()
+        }
+    }
+
+    #[test]
+    fn only_items_with_links_seen_recently_are_due() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let states: HashMap<String, ArticleState> = [
+            ("old".to_string(), state("2026-11-01T12:00:00Z")),
+            ("recent".to_string(), state("2026-11-25T12:00:00Z")),
+        ]
+        .into_iter()
+        .collect();
+        let items = [
+            ("new", "https://e.org/new"),
+            ("recent", " https://e.org/recent "),
+            ("old", "https://e.org/old"),
+            ("linkless", ""),
+        ];
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let keys: Vec<String> = due(items, &states, week, now)
+            .into_iter()
+            .map(|w| format!("{} {}", w.key, w.link))
+            .collect();
+        assert_eq!(
+            keys,
+            ["new https://e.org/new", "recent https://e.org/recent"]
+        );
+    }
+}
