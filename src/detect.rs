@@ -2,6 +2,7 @@
 //! and when many edits are really one (a defaced feed).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
 
 use regex::Regex;
 
@@ -313,19 +314,20 @@ struct PendingUpdate {
     fields: Vec<Field>,
 }
 
-fn change(field: Field, before: &Snapshot, after: &Snapshot) -> Change {
+fn change(field: Field, before: &Snapshot, after: &Snapshot, budget: Instant) -> Change {
     let (b, a) = (before.field(field), after.field(field));
     Change {
         field: field.as_str().to_string(),
         before: b.to_string(),
         after: a.to_string(),
-        diff: diff::unified(b, a),
+        diff: diff::unified_by(b, a, budget),
     }
 }
 
 /// Folds one edit repeated on at least 3 items and half of the document into
 /// a single `source.bulk_change`; what remains becomes `item.updated`.
 fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draft> {
+    let budget = Instant::now() + diff::POLL_BUDGET;
     let mut groups: BTreeMap<(Field, String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, u) in updates.iter().enumerate() {
         for &field in &u.fields {
@@ -345,9 +347,12 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
         if members.len() < 3 || members.len() * 2 < document_items {
             continue;
         }
-        drafts.push(bulk_draft(
-            field, &edit, &removed, &added, &members, &updates,
-        ));
+        let mut draft = bulk_draft(field, &edit, &removed, &added, &members, &updates);
+        if let Some(&first) = members.first() {
+            let (before, after) = (&updates[first].before, &updates[first].after);
+            draft.changes = vec![change(field, before, after, budget)];
+        }
+        drafts.push(draft);
         for &i in &members {
             updates[i].fields.retain(|f| *f != field);
         }
@@ -358,7 +363,7 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
         draft.changes = u
             .fields
             .iter()
-            .map(|f| change(*f, &u.before, &u.after))
+            .map(|f| change(*f, &u.before, &u.after, budget))
             .collect();
         drafts.push(draft);
     }
@@ -401,9 +406,6 @@ fn bulk_draft(
                 .item_ref(&updates[i].key, updates[i].version)
         })
         .collect();
-    if let Some(&first) = members.first() {
-        draft.changes = vec![change(field, &updates[first].before, &updates[first].after)];
-    }
     draft
 }
 

@@ -1,23 +1,39 @@
 //! Diffs people read: unified line diffs for events, bounded in time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use similar::TextDiff;
 
-/// How long one diff may take before `similar` settles for a coarser answer.
+/// How long one diff may take before `similar` settles for a coarser answer
+/// (whole blocks of lines shown as removed and added).
 const DEADLINE: Duration = Duration::from_millis(500);
+
+/// How long all the diffs of one poll may take together: past it, every
+/// further diff takes the coarse answer at once, so no mix of inputs can
+/// hold up a poll.
+pub const POLL_BUDGET: Duration = Duration::from_secs(2);
 
 /// A unified diff from `before` to `after` with three lines of context.
 pub fn unified(before: &str, after: &str) -> String {
-    unified_labelled(before, after, "before", "after")
+    unified_by(before, after, Instant::now() + DEADLINE)
+}
+
+/// Like [`unified`], settling for the coarse answer at `budget` if that
+/// comes before the usual deadline.
+pub fn unified_by(before: &str, after: &str, budget: Instant) -> String {
+    labelled(before, after, "before", "after", budget)
 }
 
 /// A unified diff with the given names in its `---`/`+++` header.
 pub fn unified_labelled(before: &str, after: &str, old: &str, new: &str) -> String {
+    labelled(before, after, old, new, Instant::now() + DEADLINE)
+}
+
+fn labelled(before: &str, after: &str, old: &str, new: &str, budget: Instant) -> String {
     let before = with_final_newline(before);
     let after = with_final_newline(after);
     TextDiff::configure()
-        .timeout(DEADLINE)
+        .deadline(budget.min(Instant::now() + DEADLINE))
         .diff_lines(before.as_str(), after.as_str())
         .unified_diff()
         .context_radius(3)
@@ -145,6 +161,23 @@ mod tests {
         assert!(d.starts_with("--- before\n+++ after\n@@"));
         assert!(d.contains("\n-two\n"));
         assert!(d.contains("\n+2\n"));
+    }
+
+    #[test]
+    fn a_spent_budget_still_gives_a_correct_diff() {
+        let before: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+        let after: String = (0..2000).rev().map(|i| format!("line {i}\n")).collect();
+        let d = unified_by(&before, &after, Instant::now());
+        assert!(d.starts_with("--- before\n+++ after\n@@"));
+        // Coarse or not, applying it must give `after`: every line of after
+        // is there as context or an addition.
+        let rebuilt: String = d
+            .lines()
+            .skip(2)
+            .filter(|l| l.starts_with('+') || l.starts_with(' '))
+            .map(|l| format!("{}\n", &l[1..]))
+            .collect();
+        assert_eq!(rebuilt, after);
     }
 
     #[test]
