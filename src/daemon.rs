@@ -110,6 +110,7 @@ pub async fn run(
         fetcher: Fetcher::new(&config.settings.user_agent).map_err(DaemonError::Http)?,
         store: Arc::new(Mutex::new(store)),
         outbox: Arc::new(Notify::new()),
+        commits: Default::default(),
     });
     let retention = tokio::sync::watch::Sender::new(config.settings.retention);
     let mut daemon = Daemon {

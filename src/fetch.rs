@@ -362,6 +362,10 @@ fn build_client(
         .redirect(redirect::Policy::none())
         .referer(false)
         .connect_timeout(CONNECT_TIMEOUT)
+        // Polls of one host are minutes apart, and an idle connection
+        // keeps the buffers its last body grew: with thousands of hosts
+        // that is most of the memory, for connections rarely reused.
+        .pool_max_idle_per_host(0)
         .gzip(true)
         .brotli(true)
         .deflate(true);

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::oneshot;
+
 use chrono::{DateTime, Utc};
 use tracing::{info, instrument, warn};
 use url::Url;
@@ -29,13 +31,58 @@ pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, applic
 const BIG_DOCUMENT: usize = 1024 * 1024;
 static BIG_PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
+/// Documents parsed at once: one per core. Parsing is all CPU, so more at a
+/// time would only hold more documents in memory, each on its own thread.
+static PARSES: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// The shared parts every poll uses.
 pub struct Poller {
     pub fetcher: Fetcher,
     pub store: Arc<Mutex<Store>>,
     /// Woken after every commit, so sink workers send new events at once.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Polls waiting to be written; see [`write_queued`].
+    pub commits: Commits,
 }
+
+/// Poll records waiting for the database, each with where its result goes.
+pub type Commits = Arc<Mutex<Vec<QueuedCommit>>>;
+
+/// Writes every queued poll in one transaction (a savepoint each), then
+/// hands the log sinks what was committed. Polls that finish while another
+/// is being written queue up and go in the next transaction together, so a
+/// busy moment costs one commit, not one per poll.
+fn write_queued(store: &Mutex<Store>, commits: &Mutex<Vec<QueuedCommit>>, config: &Config) {
+    let mut store = lock(store);
+    let batch = std::mem::take(&mut *commits.lock().unwrap_or_else(|p| p.into_inner()));
+    if batch.is_empty() {
+        return;
+    }
+    let (records, senders): (Vec<PollRecord>, Vec<_>) = batch.into_iter().unzip();
+    let results: Vec<Result<(), String>> = match store.record_polls(&records) {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| r.map_err(|e| error_chain(&e)))
+            .collect(),
+        Err(e) => records.iter().map(|_| Err(error_chain(&e))).collect(),
+    };
+    if results.iter().any(Result::is_ok)
+        && let Err(e) = deliver::flush_log_sinks(&mut store, config)
+    {
+        warn!(
+            "delivery to a log sink failed, events stay queued: {}",
+            error_chain(&e)
+        );
+    }
+    drop(store);
+    for (sender, result) in senders.into_iter().zip(results) {
+        let _ = sender.send(result);
+    }
+}
+
+type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
 
 /// How a poll went, for the caller's summary and exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +316,7 @@ impl Step<'_> {
         } else {
             None
         };
+        let _parse = PARSES.acquire().await.ok();
         if kind == SourceKind::Page {
             let (select, exclude) = (self.source.select.clone(), self.source.exclude.clone());
             let page = tokio::task::spawn_blocking(move || {
@@ -611,18 +659,23 @@ impl Step<'_> {
 
     async fn commit(&self, rec: PollRecord) -> Result<(), String> {
         let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
-        let config = Arc::clone(self.config);
-        blocking(&self.poller.store, move |s| {
-            s.record_poll(&rec)?;
-            if let Err(e) = deliver::flush_log_sinks(s, &config) {
-                warn!(
-                    "delivery to a log sink failed, events stay queued: {}",
-                    error_chain(&e)
-                );
-            }
-            Ok(())
-        })
-        .await?;
+        let (sender, result) = oneshot::channel();
+        self.poller
+            .commits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((rec, sender));
+        let (store, commits, config) = (
+            Arc::clone(&self.poller.store),
+            Arc::clone(&self.poller.commits),
+            Arc::clone(self.config),
+        );
+        tokio::task::spawn_blocking(move || write_queued(&store, &commits, &config))
+            .await
+            .map_err(|e| format!("database task failed: {e}"))?;
+        result.await.unwrap_or_else(|_| {
+            Err("the database writer stopped before this poll was written".into())
+        })?;
         kinds.into_iter().for_each(|k| METRICS.change(k));
         self.poller.outbox.notify_waiters();
         Ok(())

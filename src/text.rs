@@ -78,21 +78,81 @@ pub fn single_line(input: &str) -> String {
 }
 
 /// Folds whitespace within each line, trims lines and drops empty ones.
+/// One pass that copies runs of text whole: every feed's text comes
+/// through here, so it is kept cheap.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        let mut wrote = false;
-        for word in line.split(is_fold_space).filter(|w| !w.is_empty()) {
-            if wrote {
-                out.push(' ');
-            } else if !out.is_empty() {
-                out.push('\n');
+    let bytes = text.as_bytes();
+    // A line break or a space is owed before the next word, if any comes.
+    let (mut line_break, mut space, mut in_line) = (false, false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let (len, kind) = classify(text, i);
+        match kind {
+            Class::LineEnd => {
+                line_break |= in_line;
+                (space, in_line) = (false, false);
+                i += len;
             }
-            out.push_str(word);
-            wrote = true;
+            Class::Space => {
+                space |= in_line;
+                i += len;
+            }
+            Class::Word => {
+                if space {
+                    out.push(' ');
+                } else if line_break && !out.is_empty() {
+                    out.push('\n');
+                }
+                (space, line_break, in_line) = (false, false, true);
+                let start = i;
+                i += len;
+                while i < bytes.len() {
+                    // Printable ASCII, the bulk of any text, needs no decoding.
+                    if (b'!'..=b'~').contains(&bytes[i]) {
+                        i += 1;
+                        continue;
+                    }
+                    let (len, kind) = classify(text, i);
+                    if kind != Class::Word {
+                        break;
+                    }
+                    i += len;
+                }
+                out.push_str(&text[start..i]);
+            }
         }
     }
     out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    LineEnd,
+    Space,
+    Word,
+}
+
+/// The length and class of the character starting at byte `i`; `\r\n`
+/// counts as one line end, as `str::lines` reads it.
+#[inline]
+fn classify(text: &str, i: usize) -> (usize, Class) {
+    let b = text.as_bytes()[i];
+    match b {
+        b'\n' => (1, Class::LineEnd),
+        b'\r' if text.as_bytes().get(i + 1) == Some(&b'\n') => (2, Class::LineEnd),
+        b' ' | b'\t' | b'\r' | 0x0b | 0x0c => (1, Class::Space),
+        0..=0x7f => (1, Class::Word),
+        _ => {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            let kind = if is_fold_space(c) {
+                Class::Space
+            } else {
+                Class::Word
+            };
+            (c.len_utf8(), kind)
+        }
+    }
 }
 
 /// Rounds of removal before `apply_ignore` gives up on reaching a fixed point.
@@ -144,11 +204,13 @@ fn push_text(out: &mut String, raw: &str) {
         std::borrow::Cow::Borrowed(raw)
     };
     // In markup, line breaks in the source are plain spaces; only blocks break lines.
-    out.extend(
-        decoded
-            .chars()
-            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
-    );
+    let mut rest = &*decoded;
+    while let Some(at) = rest.find(['\n', '\r']) {
+        out.push_str(&rest[..at]);
+        out.push(' ');
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
 }
 
 /// Consumes one piece of markup starting at `<` and returns the rest.
@@ -170,23 +232,24 @@ fn skip_markup<'a>(out: &mut String, s: &'a str) -> &'a str {
     let rest = &s[end + 1..];
     let closing = tag.starts_with('/');
     let name = tag_name(tag);
+    let is = |other: &str| name.eq_ignore_ascii_case(other);
     if name.is_empty() {
         if !tag.starts_with('!') && !tag.starts_with('?') && !closing {
             out.push_str(&s[..=end]);
         }
         return rest;
     }
-    if BLOCK_TAGS.contains(&name.as_str()) {
+    if BLOCK_TAGS.iter().any(|t| is(t)) {
         out.push('\n');
-        if name == "li" && !closing {
+        if is("li") && !closing {
             out.push_str("- ");
         }
         return rest;
     }
-    if !closing && HIDDEN_TAGS.contains(&name.as_str()) && !tag.ends_with('/') {
-        return skip_hidden(rest, &name);
+    if !closing && HIDDEN_TAGS.iter().any(|t| is(t)) && !tag.ends_with('/') {
+        return skip_hidden(rest, &name.to_ascii_lowercase());
     }
-    if name == "img"
+    if is("img")
         && let Some(alt) = attribute(tag, "alt").filter(|a| !a.trim().is_empty())
     {
         out.push_str(&html_escape::decode_html_entities(&alt));
@@ -213,12 +276,13 @@ fn tag_end(s: &str) -> Option<usize> {
     None
 }
 
-fn tag_name(tag: &str) -> String {
-    tag.trim_start_matches('/')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase()
+fn tag_name(tag: &str) -> &str {
+    let tag = tag.trim_start_matches('/');
+    let end = tag
+        .bytes()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .unwrap_or(tag.len());
+    &tag[..end]
 }
 
 fn skip_hidden<'a>(s: &'a str, name: &str) -> &'a str {
@@ -307,6 +371,18 @@ mod tests {
             apply_ignore("Great story 12 comments here", &[re]),
             "Great story here"
         );
+    }
+
+    #[test]
+    fn folding_trims_lines_and_drops_empty_ones() {
+        assert_eq!(
+            fold("  a \t b  \r\n\n\n  c\u{a0}\u{200b}d \n  \n"),
+            "a b\nc d"
+        );
+        assert_eq!(fold("\u{2028}x\ry\u{3000}"), "x y");
+        assert_eq!(fold("Ünïcödé  wörds\nzwei"), "Ünïcödé wörds\nzwei");
+        assert_eq!(fold(""), "");
+        assert_eq!(fold(" \n \t "), "");
     }
 
     #[test]

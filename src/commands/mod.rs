@@ -138,11 +138,17 @@ pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
         fetcher: Fetcher::new(&config.settings.user_agent).map_err(AppError::Http)?,
         store: Arc::new(Mutex::new(open_store(&config.settings.database)?)),
         outbox: Arc::new(tokio::sync::Notify::new()),
+        commits: Default::default(),
     })
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    // Blocking work is parsing (bounded by cores) and short database calls
+    // that take turns on one connection: a few threads serve it, and fewer
+    // threads mean fewer allocator arenas holding memory.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(2 * cores + 2)
         .enable_all()
         .build()
         .map_err(AppError::Runtime)

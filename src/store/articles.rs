@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{Result, SourceId, Store};
 use crate::fetch::Validators;
@@ -57,7 +57,7 @@ impl Store {
 
 /// Written after the item's own row, so a new item's article lands with it.
 pub(super) fn write_article(
-    tx: &Transaction,
+    tx: &Connection,
     source: SourceId,
     w: &ArticleWrite,
     at: &str,

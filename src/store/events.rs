@@ -1,7 +1,7 @@
 //! The outbox: events and their per-sink delivery state.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{Result, SourceId, Store};
 use crate::event::{Event, format_time};
@@ -31,7 +31,7 @@ pub struct DeliveryRow {
     pub event: Event,
 }
 
-pub(super) fn insert(tx: &Transaction, source: SourceId, new: &NewEvent) -> rusqlite::Result<()> {
+pub(super) fn insert(tx: &Connection, source: SourceId, new: &NewEvent) -> rusqlite::Result<()> {
     let e = &new.event;
     let seq: i64 = tx
         .prepare_cached(

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Result, SourceId, Store, pack};
 use crate::detect::{Held, ItemWrite, Snapshot};
@@ -135,7 +135,8 @@ impl Store {
 }
 
 pub(super) fn write_item(
-    tx: &Transaction,
+    tx: &Connection,
+    packer: &mut pack::Packer,
     source: SourceId,
     w: &ItemWrite,
     at: &str,
@@ -164,9 +165,9 @@ pub(super) fn write_item(
                     params![source.0, w.key, at, w.position, w.published, version],
                     |r| r.get(0),
                 )?;
-            let summary = pack::pack(&snap.summary);
-            let content = pack::pack(&snap.content);
-            let article = pack::pack(&snap.article);
+            let summary = packer.pack(&snap.summary);
+            let content = packer.pack(&snap.content);
+            let article = packer.pack(&snap.article);
             let packed = [
                 (&summary, pack::SUMMARY),
                 (&content, pack::CONTENT),
@@ -199,7 +200,7 @@ pub(super) fn write_item(
     Ok(())
 }
 
-pub(super) fn mark_gone(tx: &Transaction, source: SourceId, key: &str) -> rusqlite::Result<()> {
+pub(super) fn mark_gone(tx: &Connection, source: SourceId, key: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE item SET present = 0 WHERE source_id = ?1 AND key = ?2")?
         .execute(params![source.0, key])?;
     Ok(())

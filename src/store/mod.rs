@@ -96,6 +96,7 @@ pub struct SourceId(pub i64);
 
 pub struct Store {
     conn: Connection,
+    packer: pack::Packer,
 }
 
 impl Store {
@@ -119,10 +120,15 @@ impl Store {
 
     fn setup(conn: Connection) -> Result<Store> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Every statement of a poll stays prepared from one poll to the next.
+        conn.set_prepared_statement_cache_capacity(64);
         use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            packer: pack::Packer::new(),
+        };
         store.migrate()?;
         Ok(store)
     }

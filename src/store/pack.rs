@@ -39,14 +39,32 @@ impl rusqlite::ToSql for Stored<'_> {
     }
 }
 
-/// Compresses `text` when it is long and the frame is at least a tenth smaller.
-pub(super) fn pack(text: &str) -> Stored<'_> {
-    if text.len() < MIN_PACKED {
-        return Stored::Text(text);
+/// Compresses text, keeping one compression context for every call:
+/// setting one up costs about as much as compressing a story.
+pub(crate) struct Packer {
+    compressor: Option<zstd::bulk::Compressor<'static>>,
+}
+
+impl Packer {
+    pub(super) fn new() -> Packer {
+        Packer {
+            compressor: zstd::bulk::Compressor::new(LEVEL).ok(),
+        }
     }
-    match zstd::bulk::compress(text.as_bytes(), LEVEL) {
-        Ok(frame) if frame.len() * 10 <= text.len() * 9 => Stored::Packed(frame),
-        _ => Stored::Text(text),
+
+    /// Compresses `text` when it is long and the frame is at least a tenth smaller.
+    pub(super) fn pack<'a>(&mut self, text: &'a str) -> Stored<'a> {
+        let Some(compressor) = self
+            .compressor
+            .as_mut()
+            .filter(|_| text.len() >= MIN_PACKED)
+        else {
+            return Stored::Text(text);
+        };
+        match compressor.compress(text.as_bytes()) {
+            Ok(frame) if frame.len() * 10 <= text.len() * 9 => Stored::Packed(frame),
+            _ => Stored::Text(text),
+        }
     }
 }
 
@@ -91,7 +109,7 @@ mod tests {
     #[test]
     fn long_repetitive_text_is_packed_and_comes_back() {
         let text = "A paragraph about social work. ".repeat(200);
-        let stored = pack(&text);
+        let stored = Packer::new().pack(&text);
         assert!(stored.is_packed());
         let Stored::Packed(frame) = &stored else {
             unreachable!()
@@ -103,8 +121,9 @@ mod tests {
 
     #[test]
     fn short_text_stays_text() {
-        assert!(!pack("short").is_packed());
-        assert!(!pack(&"x".repeat(MIN_PACKED - 1)).is_packed());
+        let mut packer = Packer::new();
+        assert!(!packer.pack("short").is_packed());
+        assert!(!packer.pack(&"x".repeat(MIN_PACKED - 1)).is_packed());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Per-source fetch state, and the one transaction that records a poll.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::pack::Packer;
 use super::{Result, SourceId, Store, StoreError, articles, events, items};
 use crate::detect::ItemWrite;
 use crate::event::format_time;
@@ -95,22 +96,36 @@ fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// The source's state, creating its row on first sight.
+    /// The source's state, creating its row on first sight. Only reads
+    /// when the row is there with the same address, as on nearly every poll.
     pub fn source_state(&mut self, name: &str, url: &str) -> Result<SourceState> {
-        self.conn.execute(
-            "INSERT INTO source (name, url) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET url = excluded.url, effective_url = NULL,
-                                             moved_to = NULL, moved_seen = 0
-             WHERE url <> excluded.url",
-            params![name, url],
-        )?;
-        let state = self.conn.query_row(
+        if let Some((state, stored)) = self.read_state(name)?
+            && stored == url
+        {
+            return Ok(state);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO source (name, url) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET url = excluded.url, effective_url = NULL,
+                                                 moved_to = NULL, moved_seen = 0
+                 WHERE url <> excluded.url",
+            )?
+            .execute(params![name, url])?;
+        self.read_state(name)?
+            .map(|(state, _)| state)
+            .ok_or_else(|| StoreError::UnknownSource(name.to_string()))
+    }
+
+    fn read_state(&self, name: &str) -> Result<Option<(SourceState, String)>> {
+        let mut stmt = self.conn.prepare_cached(
             "SELECT id, etag, last_modified, kind, baselined, consecutive_failures, failing, next_due,
-                    effective_url, moved_to, moved_seen
+                    effective_url, moved_to, moved_seen, url
              FROM source WHERE name = ?1",
-            [name],
-            |r| {
-                Ok(SourceState {
+        )?;
+        let row = stmt
+            .query_row([name], |r| {
+                let state = SourceState {
                     id: SourceId(r.get(0)?),
                     validators: Validators {
                         etag: r.get(1)?,
@@ -126,10 +141,11 @@ impl Store {
                         to: r.get(9)?,
                         seen: r.get(10)?,
                     },
-                })
-            },
-        )?;
-        Ok(state)
+                };
+                Ok((state, r.get(11)?))
+            })
+            .optional()?;
+        Ok(row)
     }
 
     /// When each known source is next due, for restarts that keep their rhythm.
@@ -145,23 +161,29 @@ impl Store {
 
     /// Writes a poll's state, item versions and events atomically.
     pub fn record_poll(&mut self, rec: &PollRecord) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        update_source(&tx, rec)?;
-        let at = format_time(rec.at);
-        for write in &rec.writes {
-            items::write_item(&tx, rec.source, write, &at)?;
-        }
-        for article in &rec.articles {
-            articles::write_article(&tx, rec.source, article, &at)?;
-        }
-        for key in &rec.gone {
-            items::mark_gone(&tx, rec.source, key)?;
-        }
-        for event in &rec.events {
-            events::insert(&tx, rec.source, event)?;
+        self.record_polls(std::slice::from_ref(rec))?
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Writes several polls in one transaction, each poll in a savepoint of
+    /// its own: one poll that cannot be written is rolled back alone, and
+    /// its result says why. A failure of the transaction itself fails all.
+    pub fn record_polls(&mut self, recs: &[PollRecord]) -> Result<Vec<Result<()>>> {
+        let Store { conn, packer } = self;
+        let mut tx = conn.transaction()?;
+        let mut results = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let sp = tx.savepoint()?;
+            let written = write_poll(&sp, packer, rec);
+            results.push(match written {
+                Ok(()) => sp.commit().map_err(StoreError::from),
+                // Dropping the savepoint rolls this poll back.
+                Err(e) => Err(e),
+            });
         }
         tx.commit()?;
-        Ok(())
+        Ok(results)
     }
 
     pub fn list_sources(&self) -> Result<Vec<SourceRow>> {
@@ -213,14 +235,33 @@ impl Store {
     }
 }
 
-fn update_source(tx: &Transaction, rec: &PollRecord) -> Result<()> {
+/// Everything one poll writes: the source's state, item versions, events.
+fn write_poll(tx: &Connection, packer: &mut Packer, rec: &PollRecord) -> Result<()> {
+    update_source(tx, rec)?;
+    let at = format_time(rec.at);
+    for write in &rec.writes {
+        items::write_item(tx, packer, rec.source, write, &at)?;
+    }
+    for article in &rec.articles {
+        articles::write_article(tx, rec.source, article, &at)?;
+    }
+    for key in &rec.gone {
+        items::mark_gone(tx, rec.source, key)?;
+    }
+    for event in &rec.events {
+        events::insert(tx, rec.source, event)?;
+    }
+    Ok(())
+}
+
+fn update_source(tx: &Connection, rec: &PollRecord) -> Result<()> {
     let at = format_time(rec.at);
     let ok = !matches!(rec.outcome, Outcome::Failed(_));
     let error = match &rec.outcome {
         Outcome::Failed(e) => Some(e.as_str()),
         _ => None,
     };
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE source SET
             last_poll = ?2,
             last_outcome = ?3,
@@ -233,42 +274,34 @@ fn update_source(tx: &Transaction, rec: &PollRecord) -> Result<()> {
             kind = COALESCE(?9, kind),
             polls = polls + 1
          WHERE id = ?1",
-        params![
-            rec.source.0,
-            at,
-            rec.outcome.label(),
-            error,
-            ok,
-            rec.outcome == Outcome::Ok,
-            rec.failing,
-            rec.next_due.map(format_time),
-            rec.kind,
-        ],
-    )?;
+    )?
+    .execute(params![
+        rec.source.0,
+        at,
+        rec.outcome.label(),
+        error,
+        ok,
+        rec.outcome == Outcome::Ok,
+        rec.failing,
+        rec.next_due.map(format_time),
+        rec.kind,
+    ])?;
     if let Some(moved) = &rec.moved {
-        tx.execute(
-            "UPDATE source SET moved_to = ?2, moved_seen = ?3 WHERE id = ?1",
-            params![rec.source.0, moved.to, moved.seen],
-        )?;
+        tx.prepare_cached("UPDATE source SET moved_to = ?2, moved_seen = ?3 WHERE id = ?1")?
+            .execute(params![rec.source.0, moved.to, moved.seen])?;
     }
     // A document read anew replaces the warning; a 304 or a failure keeps it.
     if rec.outcome == Outcome::Ok {
-        tx.execute(
-            "UPDATE source SET last_warning = ?2 WHERE id = ?1",
-            params![rec.source.0, rec.warning],
-        )?;
+        tx.prepare_cached("UPDATE source SET last_warning = ?2 WHERE id = ?1")?
+            .execute(params![rec.source.0, rec.warning])?;
     }
     if let Some(url) = &rec.relink {
-        tx.execute(
-            "UPDATE source SET effective_url = ?2 WHERE id = ?1",
-            params![rec.source.0, url],
-        )?;
+        tx.prepare_cached("UPDATE source SET effective_url = ?2 WHERE id = ?1")?
+            .execute(params![rec.source.0, url])?;
     }
     if let Some(v) = &rec.validators {
-        tx.execute(
-            "UPDATE source SET etag = ?2, last_modified = ?3 WHERE id = ?1",
-            params![rec.source.0, v.etag, v.last_modified],
-        )?;
+        tx.prepare_cached("UPDATE source SET etag = ?2, last_modified = ?3 WHERE id = ?1")?
+            .execute(params![rec.source.0, v.etag, v.last_modified])?;
     }
     Ok(())
 }
