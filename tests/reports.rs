@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
 use common::changes::*;
+use common::{Feedwatch, Response, TestServer};
 use serde_json::Value;
 
 /// Timestamps, ports and event ids differ from run to run.
@@ -309,4 +310,52 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {start} in\n{text}"));
     let rest = &text[from..];
     &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+#[test]
+fn page_changes_are_reported_with_word_diffs() {
+    let page = include_str!("fixtures/chamberlain-road-to-recovery.html");
+    let server = TestServer::start();
+    server.set(
+        "/recovery/",
+        Response::ok(page).header("Content-Type", "text/html; charset=utf-8"),
+    );
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[settings]\ndatabase = \"feedwatch.db\"\n\n[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
+         [[source]]\nname = \"recovery\"\nurl = \"{}\"\ntype = \"page\"\nselect = \"article\"\n",
+        server.url("/recovery/")
+    ));
+    fw.run(&["check"]).assert_code(0);
+    let edited = page.replace(
+        "the average caseload is now a more manageable 18.",
+        "the average caseload is now 23.",
+    );
+    server.set(
+        "/recovery/",
+        Response::ok(edited).header("Content-Type", "text/html; charset=utf-8"),
+    );
+    fw.run(&["check"]).assert_code(0);
+
+    let html = fw.run(&["report", "--format", "html"]);
+    let text = fw.run(&["report"]);
+
+    html.assert_code(0);
+    assert!(
+        html.stdout.contains("class=\"change page-changed\""),
+        "{}",
+        html.stdout
+    );
+    assert!(
+        html.stdout
+            .contains("now <del>a more manageable 18.</del><ins>23.</ins>"),
+        "{}",
+        html.stdout
+    );
+    assert!(text.stdout.contains("page.changed"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("+While social workers"),
+        "{}",
+        text.stdout
+    );
 }

@@ -56,7 +56,7 @@ fn event_text(out: &mut String, event: &Event, paint: Paint) {
     let version = event
         .item
         .as_ref()
-        .filter(|_| event.kind == EventKind::ItemUpdated)
+        .filter(|_| matches!(event.kind, EventKind::ItemUpdated | EventKind::PageChanged))
         .map(|i| format!("  v{}", i.version))
         .unwrap_or_default();
     let _ = writeln!(
