@@ -40,6 +40,7 @@ fn main() {
         from: start,
         to: start + Duration::seconds(n as i64),
         feed_seed: "bench",
+        site: None,
     };
     println!("rendering {n} changes");
     for format in [

@@ -180,12 +180,7 @@ impl Daemon {
             self.tracker
                 .spawn(outbox::run_worker(sink, store, wake, cancel));
         }
-        let settings = &self.current.config.settings;
-        if let Some(dir) = &settings.report_dir {
-            let target = publish::Target {
-                dir: dir.clone(),
-                window: settings.report_window,
-            };
+        if let Some(target) = publish::Target::of(&self.current.config.settings) {
             self.tracker.spawn(publish::run_worker(
                 target,
                 Arc::clone(&self.poller.store),

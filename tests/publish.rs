@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::changes::*;
 
-const SETTINGS: &str = "report_dir = \"public\"\nreport_window = \"2d\"";
+const SETTINGS: &str = "report_dir = \"public\"\nreport_window = \"2d\"\nreport_url = \"https://news.example.org/feedwatch\"";
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Reads the published feed whenever it exists; every read must be a whole feed.
@@ -98,6 +98,26 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
     let public = c.fw.dir().join("public");
 
     assert_eq!(published_entries(&public), Some(EVENT_COUNT));
+    let atom = fs::read(public.join("changes.atom")).expect("changes.atom");
+    let feed = feed_rs::parser::parse(atom.as_slice()).expect("a feed");
+    let links: Vec<(Option<&str>, &str)> = feed
+        .links
+        .iter()
+        .map(|l| (l.rel.as_deref(), l.href.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            (
+                Some("self"),
+                "https://news.example.org/feedwatch/changes.atom"
+            ),
+            (
+                Some("alternate"),
+                "https://news.example.org/feedwatch/changes.html"
+            ),
+        ]
+    );
     let html = fs::read_to_string(public.join("changes.html")).expect("changes.html");
     assert_eq!(html.matches("<article ").count(), EVENT_COUNT);
 
@@ -176,4 +196,19 @@ fn published_files_are_readable_by_a_web_server_whatever_the_umask() {
             path.display()
         );
     }
+}
+
+#[test]
+fn report_url_must_be_a_web_address() {
+    let c = Changes::new("");
+    c.fw.write_config(&config(
+        &c.server,
+        "report_url = \"ftp://example.org/\"",
+        "15m",
+    ));
+
+    let out = c.fw.run(&["validate"]);
+
+    out.assert_code(2);
+    assert!(out.stderr.contains("settings.report_url"), "{}", out.stderr);
 }

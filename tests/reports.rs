@@ -244,7 +244,19 @@ fn atom_report_is_a_feed_with_one_entry_per_event() {
         .iter()
         .find(|e| e.links.iter().any(|l| l.href == EDITED_LINK))
         .expect("an entry linking to the edited story");
-    assert!(edited.content.is_some());
+    let body = edited
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .unwrap_or_default();
+    assert!(
+        body.contains("<del>also</del> found <ins>that many</ins>"),
+        "{body}"
+    );
+    assert!(body.contains("<br>"), "line breaks kept as markup: {body}");
+    for fancy in ["<time", "<details", "class=", "style"] {
+        assert!(!body.contains(fancy), "{fancy} in feed content: {body}");
+    }
 }
 
 #[test]

@@ -73,12 +73,8 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
 
 /// Rewrites the published reports when `report_dir` is set, as the daemon does.
 fn publish_reports(config: &Config, poller: &Poller) {
-    let Some(dir) = &config.settings.report_dir else {
+    let Some(target) = publish::Target::of(&config.settings) else {
         return;
-    };
-    let target = publish::Target {
-        dir: dir.clone(),
-        window: config.settings.report_window,
     };
     let now = Utc::now();
     let loaded = publish::window_events(&poll::lock(&poller.store), target.window, now);

@@ -43,6 +43,7 @@ pub fn report(cli: &Cli, args: &ReportArgs) -> Result<Status, AppError> {
         from,
         to: now,
         feed_seed: &seed,
+        site: config.settings.report_url.as_ref(),
     };
     let colour = args.format == Format::Text && colour(args.no_color);
     write_out(&report::render(&report, args.format, colour))?;

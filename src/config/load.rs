@@ -28,7 +28,7 @@ const DEFAULT_DATABASE: &str = "feedwatch.db";
 const DEFAULT_REPORT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
-const SETTINGS_KEYS: [&str; 17] = [
+const SETTINGS_KEYS: [&str; 18] = [
     "database",
     "interval",
     "timeout",
@@ -46,6 +46,7 @@ const SETTINGS_KEYS: [&str; 17] = [
     "keep_for",
     "report_dir",
     "report_window",
+    "report_url",
 ];
 
 /// Folders that relative paths in the file resolve against, as systemd passes
@@ -325,6 +326,7 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         report_window: ck
             .duration(t, "report_window")
             .unwrap_or(DEFAULT_REPORT_WINDOW),
+        report_url: report_url(ck, t),
     }
 }
 
@@ -335,6 +337,23 @@ fn report_dir(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<Path
         return None;
     }
     Some(bases.state(s.value))
+}
+
+/// Where `report_dir` is served from: a folder URL, so it ends in `/`.
+fn report_url(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Url> {
+    t.get("report_url")?;
+    let mut url = check_url(
+        ck,
+        t,
+        "report_url",
+        &["http", "https"],
+        "the address report_dir is served at",
+    )?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Some(url)
 }
 
 fn user_agent(ck: &mut Checker<'_>, t: &Table<'_>) -> String {

@@ -52,6 +52,8 @@ pub struct Settings {
     pub report_dir: Option<PathBuf>,
     /// How far back the published reports (and `report` by default) reach.
     pub report_window: Duration,
+    /// The address `report_dir` is served at (ends in `/`), for the feed's links.
+    pub report_url: Option<Url>,
 }
 
 /// How much history to keep; by default every version and event is kept.

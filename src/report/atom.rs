@@ -31,6 +31,20 @@ pub(super) fn render(report: &Report<'_>) -> String {
         escape(&updated),
         crate::VERSION,
     );
+    if let Some(site) = report.site {
+        for (rel, kind, file) in [
+            ("self", "application/atom+xml", super::publish::ATOM_FILE),
+            ("alternate", "text/html", super::publish::HTML_FILE),
+        ] {
+            if let Ok(href) = site.join(file) {
+                let _ = writeln!(
+                    out,
+                    "<link rel=\"{rel}\" type=\"{kind}\" href=\"{}\"/>",
+                    escape(href.as_str())
+                );
+            }
+        }
+    }
     for event in report.events {
         entry(&mut out, event);
     }
@@ -67,7 +81,7 @@ fn entry(out: &mut String, event: &Event) {
         label(event.kind),
         escape(&event.source.name)
     );
-    html::body(&mut body, event);
+    html::body(&mut body, event, html::Flavour::Feed);
     let _ = write!(
         out,
         "<content type=\"html\">{}</content>\n</entry>\n",
@@ -110,6 +124,7 @@ mod tests {
             from: chrono::Utc::now(),
             to: chrono::Utc::now(),
             feed_seed: "seed",
+            site: None,
         };
 
         let xml = render(&report);

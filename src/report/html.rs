@@ -138,24 +138,35 @@ fn article(out: &mut String, event: &Event) {
         let _ = write!(out, " · version {}", item.version);
     }
     out.push_str("</p>\n");
-    body(out, event);
+    body(out, event, Flavour::Page);
     out.push_str("</article>\n");
 }
 
-/// What changed, as an HTML fragment: also the content of an Atom entry.
-pub(super) fn body(out: &mut String, event: &Event) {
+/// Where an HTML fragment goes: this page, or an Atom entry's content, where
+/// readers drop styles and unfamiliar elements, so only plain markup is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flavour {
+    Page,
+    Feed,
+}
+
+/// What changed, as an HTML fragment.
+pub(super) fn body(out: &mut String, event: &Event, flavour: Flavour) {
     if let Some(published) = event
         .item
         .as_ref()
         .and_then(|i| i.published.as_deref())
         .filter(|_| event.kind == EventKind::ItemNew)
     {
-        let _ = writeln!(
-            out,
-            "<p>Published <time datetime=\"{}\">{}</time>.</p>",
-            escape(published),
-            escape(&human_time(published))
-        );
+        let when = escape(&human_time(published));
+        let _ = match flavour {
+            Flavour::Page => writeln!(
+                out,
+                "<p>Published <time datetime=\"{}\">{when}</time>.</p>",
+                escape(published)
+            ),
+            Flavour::Feed => writeln!(out, "<p>Published {when}.</p>"),
+        };
     }
     if let Some(error) = &event.error {
         out.push_str("<p class=\"error\">");
@@ -163,14 +174,17 @@ pub(super) fn body(out: &mut String, event: &Event) {
         out.push_str("</p>\n");
     }
     for change in &event.changes {
-        field(out, change);
+        field(out, change, flavour);
     }
     if !event.items.is_empty() {
-        let _ = write!(
-            out,
-            "<details><summary>{}</summary>\n<ul class=\"items\">\n",
-            plural(event.items.len(), "item")
-        );
+        let count = plural(event.items.len(), "item");
+        let _ = match flavour {
+            Flavour::Page => write!(
+                out,
+                "<details><summary>{count}</summary>\n<ul class=\"items\">\n"
+            ),
+            Flavour::Feed => write!(out, "<p>{count}:</p>\n<ul>\n"),
+        };
         for item in event.items.iter().take(BULK_ITEMS_LISTED) {
             out.push_str("<li>");
             match web_link(&item.link) {
@@ -193,31 +207,58 @@ pub(super) fn body(out: &mut String, event: &Event) {
                 event.items.len() - BULK_ITEMS_LISTED
             );
         }
-        out.push_str("</ul></details>\n");
+        out.push_str(match flavour {
+            Flavour::Page => "</ul></details>\n",
+            Flavour::Feed => "</ul>\n",
+        });
     }
 }
 
-fn field(out: &mut String, change: &Change) {
-    out.push_str("<div class=\"field\"><h4>");
+fn field(out: &mut String, change: &Change, flavour: Flavour) {
+    // The page keeps line breaks with CSS; a feed reader needs them as markup.
+    let text = |out: &mut String, text: &str| match flavour {
+        Flavour::Page => escape_into(out, text),
+        Flavour::Feed => {
+            for (i, line) in text.split('\n').enumerate() {
+                if i > 0 {
+                    out.push_str("<br>");
+                }
+                escape_into(out, line);
+            }
+        }
+    };
+    match flavour {
+        Flavour::Page => out.push_str("<div class=\"field\"><h4>"),
+        Flavour::Feed => out.push_str("<p><strong>"),
+    }
     escape_into(out, &change.field);
-    out.push_str("</h4><p class=\"diff\">");
+    out.push_str(match flavour {
+        Flavour::Page => "</h4><p class=\"diff\">",
+        Flavour::Feed => "</strong></p>\n<p>",
+    });
     for piece in words::diff(&change.before, &change.after, Some(CONTEXT_WORDS)) {
         match piece {
-            Piece::Same(text) => escape_into(out, &text),
-            Piece::Removed(text) => {
+            Piece::Same(same) => text(out, &same),
+            Piece::Removed(removed) => {
                 out.push_str("<del>");
-                escape_into(out, &text);
+                text(out, &removed);
                 out.push_str("</del>");
             }
-            Piece::Added(text) => {
+            Piece::Added(added) => {
                 out.push_str("<ins>");
-                escape_into(out, &text);
+                text(out, &added);
                 out.push_str("</ins>");
             }
-            Piece::Gap => out.push_str("<span class=\"gap\">…</span>"),
+            Piece::Gap => out.push_str(match flavour {
+                Flavour::Page => "<span class=\"gap\">…</span>",
+                Flavour::Feed => " … ",
+            }),
         }
     }
-    out.push_str("</p></div>\n");
+    out.push_str(match flavour {
+        Flavour::Page => "</p></div>\n",
+        Flavour::Feed => "</p>\n",
+    });
 }
 
 fn kind_class(kind: EventKind) -> &'static str {

@@ -36,6 +36,8 @@ pub struct Report<'a> {
     pub to: DateTime<Utc>,
     /// Makes the Atom feed's id: the same seed gives the same feed.
     pub feed_seed: &'a str,
+    /// Where the published files are served (`report_url`), for the feed's links.
+    pub site: Option<&'a url::Url>,
 }
 
 /// Renders a report; `colour` only matters for text.

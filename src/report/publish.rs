@@ -38,6 +38,19 @@ pub enum PublishError {
 pub struct Target {
     pub dir: PathBuf,
     pub window: Duration,
+    /// Where `dir` is served, when the configuration says.
+    pub url: Option<url::Url>,
+}
+
+impl Target {
+    /// The publishing settings, when `report_dir` is set.
+    pub fn of(settings: &crate::config::Settings) -> Option<Target> {
+        Some(Target {
+            dir: settings.report_dir.clone()?,
+            window: settings.report_window,
+            url: settings.report_url.clone(),
+        })
+    }
 }
 
 /// The events of the window ending `now`, newest first.
@@ -76,6 +89,7 @@ pub fn write(
         from,
         to: now,
         feed_seed: &seed,
+        site: target.url.as_ref(),
     };
     for (name, format) in [(HTML_FILE, Format::Html), (ATOM_FILE, Format::Atom)] {
         let path = dir.join(name);
