@@ -257,11 +257,15 @@ pub fn detect_page(
     out
 }
 
+/// The compared fields that differ. An article read for the first time (the
+/// item's link was never read before, or following was just turned on) is
+/// stored but is not an edit.
 fn changed_fields(before: &Snapshot, after: &Snapshot, compare: &[Field]) -> Vec<Field> {
     compare
         .iter()
         .copied()
         .filter(|f| before.field(*f) != after.field(*f))
+        .filter(|f| *f != Field::Article || !before.article.is_empty())
         .collect()
 }
 
@@ -569,6 +573,33 @@ mod tests {
         let d = detect(&held, &next, &r);
         assert!(d.drafts.is_empty());
         assert!(d.writes[0].new_version.is_none());
+    }
+
+    #[test]
+    fn an_article_read_for_the_first_time_is_stored_but_not_an_edit() {
+        let items = feed(4);
+        let mut r = rules(false);
+        let compare = [Field::Title, Field::Article];
+        r.compare = &compare;
+        let first: HashMap<String, String> = [("k1".to_string(), "The story.".to_string())].into();
+        let d = detect_with_articles(&hold(&items), &items, &first, &r);
+        assert!(d.drafts.is_empty(), "{:?}", d.drafts);
+        assert_eq!(
+            d.writes.iter().filter(|w| w.new_version.is_some()).count(),
+            1
+        );
+
+        let mut held = hold(&items);
+        if let Some(h) = held.get_mut("k1") {
+            h.snapshot.article = "The story.".into();
+        }
+        let edited: HashMap<String, String> =
+            [("k1".to_string(), "The edited story.".to_string())].into();
+        let d = detect_articles(&held, &edited, &r);
+        assert_eq!(kinds(&d), [EventKind::ItemUpdated]);
+        assert_eq!(d.drafts[0].changes[0].field, "article");
+        let untouched = detect_with_articles(&held, &items, &HashMap::new(), &r);
+        assert!(untouched.writes.iter().all(|w| w.new_version.is_none()));
     }
 
     #[test]

@@ -377,3 +377,26 @@ async fn a_redirect_from_a_public_name_to_a_private_address_is_refused() {
     );
     assert_eq!(server.hits("/private/"), 1);
 }
+
+#[test]
+fn turning_following_on_reads_the_articles_quietly() {
+    let watch = Watch::new(true, "");
+    let config = std::fs::read_to_string(watch.fw.config_path()).unwrap_or_default();
+    watch
+        .fw
+        .write_config(&config.replace("follow_links = true", "follow_links = false"));
+    assert!(watch.check().is_empty());
+    assert_eq!(watch.server.hits(ARTICLES[0].1), 0);
+
+    watch.fw.write_config(&config);
+    assert!(
+        watch.check().is_empty(),
+        "reading the articles for the first time alerted"
+    );
+    assert_eq!(watch.server.hits(ARTICLES[0].1), 1);
+
+    watch.edit_article(0, FIGURE_BEFORE, FIGURE_AFTER);
+    let events = watch.check();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["changes"][0]["field"], "article");
+}

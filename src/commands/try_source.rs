@@ -61,6 +61,11 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
                 return Ok(1);
             }
         };
+        let ignore = target.source.as_ref().map(|s| s.ignore.as_slice());
+        let page = Page {
+            text: crate::text::apply_ignore(&page.text, ignore.unwrap_or_default()),
+            ..page
+        };
         return show_page(&page, how, as_json);
     }
     let doc = match source::feed::read(&fetched.body, content_type, Some(&fetched.base_url())) {
@@ -121,7 +126,9 @@ async fn first_articles(
             following
                 .read(item.link.trim(), &Validators::default())
                 .await
-                .map(|(_, text)| text.unwrap_or_default())
+                .map(|(_, text)| {
+                    crate::text::apply_ignore(&text.unwrap_or_default(), &source.ignore)
+                })
         };
         out.push(read);
     }

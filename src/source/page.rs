@@ -135,11 +135,14 @@ pub fn article_text(
     })
 }
 
-/// Whether the markup may nest deeper than [`MAX_DEPTH`]: open tags less
-/// close tags, counting only elements that need an end tag, and skipping
-/// comments and the contents of scripts and styles.
+/// Whether the markup may nest deeper than [`MAX_DEPTH`], judged the way the
+/// parser will build it: elements that need an end tag stay open until one
+/// closes them (a stray end tag closes nothing, and `<div/>` is an open
+/// `div`, as in HTML; only inside SVG and MathML does `/>` close), while
+/// comments and the contents of scripts and styles are skipped.
 fn too_deep(html: &str) -> bool {
-    let mut depth = 0usize;
+    let mut open: Vec<String> = Vec::new();
+    let mut foreign = 0usize;
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
         rest = &rest[lt + 1..];
@@ -151,27 +154,48 @@ fn too_deep(html: &str) -> bool {
         let name: String = rest
             .trim_start_matches('/')
             .chars()
-            .take_while(char::is_ascii_alphanumeric)
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
             .map(|c| c.to_ascii_lowercase())
             .collect();
         if name.is_empty() || FLAT_TAGS.contains(&name.as_str()) {
             continue;
         }
-        let end = rest.find('>').unwrap_or(rest.len());
-        let self_closing = rest[..end].ends_with('/');
         if closing {
-            depth = depth.saturating_sub(1);
-        } else if matches!(name.as_str(), "script" | "style" | "textarea" | "title") {
+            if let Some(at) = open.iter().rposition(|n| *n == name) {
+                open.truncate(at);
+                foreign = foreign.min(open.iter().filter(|n| is_foreign(n)).count());
+            }
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "script" | "style" | "textarea" | "title" | "xmp"
+        ) {
             let close = format!("</{name}");
             rest = find_ignore_case(rest, &close).map_or("", |at| &rest[at..]);
-        } else if !self_closing {
-            depth += 1;
-            if depth > MAX_DEPTH {
-                return true;
-            }
+            continue;
+        }
+        // A tag longer than this is not looked at for a closing `/>`, so a
+        // page of unclosed tags costs linear time.
+        let head = &rest.as_bytes()[..rest.len().min(4096)];
+        let end = head.iter().position(|&b| b == b'>');
+        let self_closing = end.is_some_and(|end| end > 0 && head[end - 1] == b'/');
+        if foreign > 0 && self_closing {
+            continue;
+        }
+        if is_foreign(&name) {
+            foreign += 1;
+        }
+        open.push(name);
+        if open.len() > MAX_DEPTH {
+            return true;
         }
     }
     false
+}
+
+fn is_foreign(name: &str) -> bool {
+    name == "svg" || name == "math"
 }
 
 fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
@@ -395,8 +419,26 @@ mod tests {
             article_text(deep.as_bytes(), None, None, None),
             Err(PageError::TooDeep)
         ));
-        let sloppy = "<p>unclosed paragraph<li>item<br><img src=x>".repeat(5_000);
+        let sloppy = "<p>unclosed paragraph<li>item<br><img src=x></span>".repeat(5_000);
         assert!(extract_text(sloppy.as_bytes(), None, &[], &[]).is_ok());
+        let svg = format!(
+            "<div><svg>{}</svg></div>",
+            "<path d=\"M0 0\"/>".repeat(5_000)
+        );
+        assert!(extract_text(svg.as_bytes(), None, &[], &[]).is_ok());
+        for trick in ["<div></x>", "<div/>", "<b id=1><p>x</p>"] {
+            let deep = trick.repeat(5_000);
+            assert!(
+                matches!(
+                    extract_text(deep.as_bytes(), None, &[], &[]),
+                    Err(PageError::TooDeep)
+                ),
+                "{trick}"
+            );
+        }
+        // Tags that never end are looked at in bounded windows.
+        let unclosed = "<a ".repeat(500_000);
+        let _ = extract_text(unclosed.as_bytes(), None, &[], &[]);
         for bytes in [
             &b""[..],
             b"<",
