@@ -53,8 +53,9 @@ pub enum ParseError {
 }
 
 /// Decides from a first response whether a source is a feed or a page: the
-/// document's first element when it can be seen (`rss`, `feed`, `rdf:RDF` or a
-/// JSON object make a feed, `html` a page), else the declared type.
+/// document's first element when it can be seen (`rss`, `feed`, `rdf:RDF`,
+/// CDF's `CHANNEL` or a JSON object make a feed, `html` a page), else the
+/// declared type.
 pub fn sniff(body: &[u8], content_type: Option<&str>) -> crate::config::SourceKind {
     use crate::config::SourceKind::{Feed, Page};
     let head = &body[..body.len().min(4096)];
@@ -64,7 +65,7 @@ pub fn sniff(body: &[u8], content_type: Option<&str>) -> crate::config::SourceKi
         return Feed;
     }
     match first_element(start).as_deref() {
-        Some("rss" | "feed" | "rdf:rdf" | "rdf") => return Feed,
+        Some("rss" | "feed" | "rdf:rdf" | "rdf" | "channel") => return Feed,
         Some("html") => return Page,
         _ => {}
     }
@@ -109,7 +110,7 @@ mod sniff_tests {
 
     #[test]
     fn first_element_decides_then_the_declared_type() {
-        let cases: [(&[u8], Option<&str>, _); 8] = [
+        let cases: [(&[u8], Option<&str>, _); 9] = [
             (
                 b"<?xml version=\"1.0\"?>\n<rss version=\"2.0\">",
                 Some("text/html"),
@@ -121,6 +122,7 @@ mod sniff_tests {
                 Feed,
             ),
             (b"<?xml version=\"1.0\"?><!-- c --><rdf:RDF>", None, Feed),
+            (b"<CHANNEL HREF=\"http://e.org/\">", Some("text/html"), Feed),
             (
                 b"{\"version\": \"https://jsonfeed.org/version/1.1\"}",
                 None,
