@@ -59,21 +59,18 @@ pub(super) fn child(
     src: &str,
     tag: &StartTag,
     legacy: bool,
-    entry_has_issued: &mut bool,
+    ahead: &mut Lookahead,
     stack: &[Open],
 ) -> Action {
     let local = tag.local();
     if legacy && local == "entry" {
-        let extent = tag::extent(src, tag, stack);
-        *entry_has_issued = src
-            .get(tag.end..extent.inner_end)
-            .is_some_and(|inner| inner.contains("<issued") || inner.contains(":issued"));
+        ahead.entry_has_issued = ahead.entry_has_issued(src, tag);
         return Action::Keep;
     }
     let renamed = if legacy {
         match local {
             "issued" => Some("published"),
-            "created" if !*entry_has_issued => Some("published"),
+            "created" if !ahead.entry_has_issued => Some("published"),
             "modified" => Some("updated"),
             "tagline" => Some("subtitle"),
             "copyright" => Some("rights"),
@@ -99,6 +96,52 @@ pub(super) fn child(
             }
         }
         None => Action::Keep,
+    }
+}
+
+/// What Atom 0.3 needs to know ahead: whether the entry being read has an
+/// `issued`, which `created` then gives way to. Searches only move forward,
+/// so however entries nest, the document is searched once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Lookahead {
+    entry_has_issued: bool,
+    issued: Next,
+    prefixed_issued: Next,
+    entry_end: Next,
+}
+
+/// The next place a needle occurs at or after a position, once looked for.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Next {
+    searched_from: Option<usize>,
+    found: Option<usize>,
+}
+
+impl Next {
+    fn at_or_after(&mut self, hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+        let still_good = self.searched_from.is_some_and(|s| s <= from)
+            && self.found.is_none_or(|found| found >= from);
+        if !still_good {
+            self.found = memchr::memmem::find(hay.get(from..).unwrap_or_default(), needle)
+                .map(|at| at + from);
+            self.searched_from = Some(from);
+        }
+        self.found
+    }
+}
+
+impl Lookahead {
+    fn entry_has_issued(&mut self, src: &str, tag: &StartTag) -> bool {
+        let hay = src.as_bytes();
+        let end = self
+            .entry_end
+            .at_or_after(hay, b"entry>", tag.end)
+            .unwrap_or(hay.len());
+        let issued = [
+            self.issued.at_or_after(hay, b"<issued", tag.end),
+            self.prefixed_issued.at_or_after(hay, b":issued", tag.end),
+        ];
+        issued.into_iter().flatten().any(|at| at < end)
     }
 }
 
@@ -245,7 +288,7 @@ fn decoded(src: &str, tag: &StartTag, name: &str, kind: Kind, stack: &[Open]) ->
         )
         .collect();
     let mut out = StartTag::rebuilt(name, &attrs, false);
-    out.push_str(&tag::cdata(&text));
+    tag::push_cdata(&mut out, &text);
     out.push_str(&format!("</{name}>"));
     Action::Replace {
         text: out,

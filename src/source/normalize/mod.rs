@@ -52,7 +52,7 @@ pub fn xml(text: &str) -> Normalized<'_> {
 
 /// How many end tags up the stack an end tag is looked for: enough for any
 /// real document, and a flood of stray end tags stays linear.
-const SEARCH_DEPTH: usize = 256;
+pub(super) const SEARCH_DEPTH: usize = 256;
 
 /// What a start tag becomes.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ enum Dialect {
     Rdf,
     Atom {
         legacy: bool,
-        entry_has_issued: bool,
+        ahead: atom::Lookahead,
     },
     Cdf,
     Other,
@@ -325,7 +325,7 @@ impl<'a> Rewriter<'a> {
         }
         let stack = &self.stack;
         if matches!(self.dialect, Dialect::Rss | Dialect::Rdf)
-            && let Some(guid) = rss::not_a_permalink(self.src, tag, stack)
+            && let Some(guid) = rss::not_a_permalink(self.src, tag)
         {
             self.not_permalinks.push(guid);
         }
@@ -337,10 +337,7 @@ impl<'a> Rewriter<'a> {
         match &mut self.dialect {
             Dialect::Rss => rss::child(self.src, tag, false, stack),
             Dialect::Rdf => rss::child(self.src, tag, true, stack),
-            Dialect::Atom {
-                legacy,
-                entry_has_issued,
-            } => atom::child(self.src, tag, *legacy, entry_has_issued, stack),
+            Dialect::Atom { legacy, ahead } => atom::child(self.src, tag, *legacy, ahead, stack),
             Dialect::Cdf => cdf::child(self.src, tag, stack),
             Dialect::Undecided | Dialect::Other => Action::Keep,
         }
@@ -481,7 +478,7 @@ fn root(tag: &StartTag) -> (Dialect, Action) {
         let legacy = atom::is_legacy(tag);
         let dialect = Dialect::Atom {
             legacy,
-            entry_has_issued: false,
+            ahead: atom::Lookahead::default(),
         };
         (dialect, atom::root(tag, legacy))
     } else if local.eq_ignore_ascii_case("channel") {
@@ -489,7 +486,7 @@ fn root(tag: &StartTag) -> (Dialect, Action) {
     } else if local == "entry" {
         let dialect = Dialect::Atom {
             legacy: false,
-            entry_has_issued: false,
+            ahead: atom::Lookahead::default(),
         };
         (dialect, Action::Keep)
     } else {
@@ -541,7 +538,12 @@ fn wrap_markup(
     }
     let inner = src.get(tag.end..extent.inner_end)?;
     let html = tag::as_html_source(inner);
-    let text = format!("{open}{}</{close_name}>", tag::cdata(&html));
+    let mut text = String::with_capacity(open.len() + html.len() + close_name.len() + 24);
+    text.push_str(open);
+    tag::push_cdata(&mut text, &html);
+    text.push_str("</");
+    text.push_str(close_name);
+    text.push('>');
     Some(Action::Replace {
         text,
         end: extent.end,

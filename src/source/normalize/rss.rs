@@ -74,13 +74,19 @@ pub(super) fn child(src: &str, tag: &StartTag, rdf: bool, stack: &[Open]) -> Act
     Action::Keep
 }
 
-/// The text of a `<guid isPermaLink="false">`.
-pub(super) fn not_a_permalink(src: &str, tag: &StartTag, stack: &[Open]) -> Option<String> {
+/// The text of a `<guid isPermaLink="false">`. A guid is short: only its
+/// first few kilobytes are looked at, so a flood of unclosed guids costs no
+/// more than their length.
+pub(super) fn not_a_permalink(src: &str, tag: &StartTag) -> Option<String> {
+    const GUID_MAX: usize = 4096;
     let flag = tag.attr("isPermaLink")?;
     if tag.local() != "guid" || !flag.trim().eq_ignore_ascii_case("false") || tag.empty {
         return None;
     }
-    let inner = src.get(tag.end..super::tag::extent(src, tag, stack).inner_end)?;
+    let window = src.as_bytes().get(tag.end..)?;
+    let window = window.get(..GUID_MAX).unwrap_or(window);
+    let end = memchr::memmem::find(window, b"</")?;
+    let inner = src.get(tag.end..tag.end + end)?;
     let text = html_escape::decode_html_entities(&super::tag::as_html_source(inner)).into_owned();
     Some(text.trim().to_string())
 }

@@ -161,12 +161,15 @@ pub(super) fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Text wrapped in CDATA sections, split wherever it holds `]]>`.
-pub(super) fn cdata(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 12);
+pub(super) fn push_cdata(out: &mut String, text: &str) {
     out.push_str("<![CDATA[");
-    out.push_str(&text.replace("]]>", "]]]]><![CDATA[>"));
+    let mut pieces = text.split("]]>");
+    out.push_str(pieces.next().unwrap_or_default());
+    for piece in pieces {
+        out.push_str("]]]]><![CDATA[>");
+        out.push_str(piece);
+    }
     out.push_str("]]>");
-    out
 }
 
 /// The markup of an element's content read as HTML source: CDATA sections
@@ -196,6 +199,35 @@ pub(super) struct Extent {
     pub children: bool,
     /// It has an end tag of its own.
     pub closed: bool,
+}
+
+/// What an end tag met inside an element closes, found as the main pass
+/// finds it: exact names before names differing in case, the innermost
+/// first, among the same number of open elements.
+enum Closes {
+    /// The element at this index of those opened inside (0: the element itself).
+    Own(usize),
+    Ancestor,
+    Nothing,
+}
+
+fn closes(open: &[&str], ancestors: &[super::Open], name: &str) -> Closes {
+    let own = open.len().min(super::SEARCH_DEPTH);
+    let own_from = open.len() - own;
+    let own_window = &open[own_from..];
+    let ancestor_window = &ancestors[ancestors.len().saturating_sub(super::SEARCH_DEPTH - own)..];
+    let matchers: [&dyn Fn(&str) -> bool; 2] = [&|o: &str| o == name, &|o: &str| {
+        o.eq_ignore_ascii_case(name)
+    }];
+    for matches in matchers {
+        if let Some(p) = own_window.iter().rposition(|o| matches(o)) {
+            return Closes::Own(own_from + p);
+        }
+        if ancestor_window.iter().any(|a| matches(a.name)) {
+            return Closes::Ancestor;
+        }
+    }
+    Closes::Nothing
 }
 
 /// The extent of the element `tag` opens, inside elements `ancestors`: up
@@ -236,12 +268,8 @@ pub(super) fn extent(src: &str, tag: &StartTag, ancestors: &[super::Open]) -> Ex
                 Some(at + 1)
             } else {
                 let name = written.split_ascii_whitespace().next().unwrap_or_default();
-                let found = open
-                    .iter()
-                    .rposition(|o| *o == name)
-                    .or_else(|| open.iter().rposition(|o| o.eq_ignore_ascii_case(name)));
-                match found {
-                    Some(0) => {
+                match closes(&open, ancestors, name) {
+                    Closes::Own(0) => {
                         return Extent {
                             inner_end: at,
                             end: gt + 1,
@@ -249,11 +277,9 @@ pub(super) fn extent(src: &str, tag: &StartTag, ancestors: &[super::Open]) -> Ex
                             closed: true,
                         };
                     }
-                    Some(p) => open.truncate(p),
-                    None if ancestors.iter().any(|a| a.name.eq_ignore_ascii_case(name)) => {
-                        return unclosed(at, children);
-                    }
-                    None => {}
+                    Closes::Own(p) => open.truncate(p),
+                    Closes::Ancestor => return unclosed(at, children),
+                    Closes::Nothing => {}
                 }
                 children = true;
                 Some(gt + 1)
