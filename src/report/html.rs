@@ -54,13 +54,18 @@ pub(super) fn render(report: &Report<'_>) -> String {
             "<section id=\"source-{i}\">\n<h2>{}</h2>\n",
             escape(&source.name)
         );
-        if let Some(url) = web_link(&source.url) {
-            let _ = writeln!(
-                out,
-                "<p class=\"source-url\"><a href=\"{}\" rel=\"noopener noreferrer\">{}</a></p>",
-                escape(&url),
-                escape(&url)
-            );
+        match web_link(&source.url) {
+            Some(url) => {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"source-url\"><a href=\"{}\" rel=\"noopener noreferrer\">{}</a></p>",
+                    escape(&url),
+                    escape(&url)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "<p class=\"source-url\">{}</p>", escape(&source.url));
+            }
         }
         for event in events {
             article(&mut out, event);

@@ -30,8 +30,13 @@ pub(super) fn render(report: &Report<'_>) -> String {
     summary(&mut out, &Counts::of(&groups));
     for (source, events) in &groups {
         let _ = writeln!(out, "\n## {}\n", text(&source.name));
-        if let Some(url) = web_link(&source.url) {
-            let _ = writeln!(out, "<{}>\n", autolink(&url));
+        match web_link(&source.url) {
+            Some(url) => {
+                let _ = writeln!(out, "<{}>\n", autolink(&url));
+            }
+            None => {
+                let _ = writeln!(out, "{}\n", text(&source.url));
+            }
         }
         for event in events {
             event_md(&mut out, event);
