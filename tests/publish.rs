@@ -212,3 +212,22 @@ fn report_url_must_be_a_web_address() {
     out.assert_code(2);
     assert!(out.stderr.contains("settings.report_url"), "{}", out.stderr);
 }
+
+#[test]
+fn a_daemon_given_a_report_dir_publishes_the_changes_it_already_holds() {
+    let c = Changes::recorded("");
+    c.fw.write_config(&config(&c.server, SETTINGS, "1h"));
+    let public = c.fw.dir().join("public");
+    assert!(!public.exists());
+
+    let mut daemon = c.fw.spawn_daemon();
+    wait_for_entries(&public, EVENT_COUNT, &mut daemon);
+
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(10)),
+        0,
+        "{}",
+        daemon.stderr()
+    );
+}

@@ -152,31 +152,44 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// The daemon's publisher: waits to be woken after a poll that found
-/// changes, then rewrites the files once however many polls woke it.
+/// changes, then rewrites the files once however many polls woke it. When
+/// it starts and the files are missing (`report_dir` just configured), it
+/// publishes the changes already held, if there are any.
 pub async fn run_worker(
     target: Target,
     store: Arc<Mutex<Store>>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
+    let mut only_if_missing = true;
     loop {
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = cancel.cancelled() => return,
+        if !only_if_missing {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
+        let missing = std::mem::take(&mut only_if_missing);
+        if missing && target.dir.join(ATOM_FILE).exists() {
+            continue;
         }
         let (target, store) = (target.clone(), Arc::clone(&store));
         let done = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
             let loaded = window_events(&crate::poll::lock(&store), target.window, now);
             let (from, events) = loaded?;
+            if missing && events.is_empty() {
+                return Ok(None);
+            }
             write(&target, &events, from, now)?;
-            Ok::<_, PublishError>((events.len(), target))
+            Ok::<_, PublishError>(Some((events.len(), target)))
         })
         .await;
         match done {
-            Ok(Ok((n, target))) => {
+            Ok(Ok(Some((n, target)))) => {
                 tracing::info!(events = n, dir = %target.dir.display(), "published the change reports");
             }
+            Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(
                 "cannot publish the change reports: {}",
                 crate::poll::error_chain(&e)
