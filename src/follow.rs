@@ -22,6 +22,11 @@ use crate::text;
 /// Articles fetched in one poll at most, the newest items first.
 pub const MAX_PER_POLL: usize = 50;
 
+/// Following stops for this poll once it has taken this long; the articles
+/// left are read on a later poll, so one slow site cannot hold a source's
+/// polls up for long.
+pub const BUDGET: Duration = Duration::from_secs(180);
+
 /// What article pages are asked for as.
 pub const ARTICLE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
 
@@ -45,6 +50,19 @@ pub struct Followed {
     pub writes: Vec<ArticleWrite>,
     /// Items whose article could not be read, with why.
     pub errors: Vec<(String, String)>,
+}
+
+impl Followed {
+    /// One line for `sources`: the first article that could not be read, and
+    /// how many more.
+    pub fn warning(&self) -> Option<String> {
+        let (key, error) = self.errors.first()?;
+        let more = match self.errors.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        Some(format!("article of {key} not read: {error}{more}"))
+    }
 }
 
 /// One item to follow: its key and its own link.
@@ -91,7 +109,15 @@ impl Following<'_> {
         states: &HashMap<String, ArticleState>,
     ) -> Followed {
         let mut out = Followed::default();
+        let started = std::time::Instant::now();
         for item in wanted {
+            if started.elapsed() > BUDGET {
+                tracing::info!(
+                    "following stopped after {}; the other articles wait for the next poll",
+                    humantime::format_duration(BUDGET)
+                );
+                break;
+            }
             let stored = states
                 .get(&item.key)
                 .filter(|s| s.url.as_deref() == Some(item.link.as_str()))

@@ -558,6 +558,12 @@ impl Step<'_> {
             warn!("read despite problems: {}", read.warnings.join("; "));
             rec.warning = Some(read.warnings.join("; "));
         }
+        if let Some(note) = read.followed.warning() {
+            rec.warning = Some(match rec.warning.take() {
+                Some(w) => format!("{w}; {note}"),
+                None => note,
+            });
+        }
         rec.events = self.events(drafts);
         let summary = Summary {
             not_modified: false,
@@ -612,6 +618,7 @@ impl Step<'_> {
             let detection = detect::detect_articles(&held, &followed.texts, &self.rules());
             summary.new_versions = detection.writes.len();
             summary.article_errors = followed.errors.len();
+            rec.warning = followed.warning();
             drafts.extend(detection.drafts);
             rec.writes = detection.writes;
             rec.articles = followed.writes;

@@ -265,6 +265,20 @@ fn a_loopback_link_is_refused_unless_private_links_are_allowed() {
         out.stderr
     );
 
+    let sources = watch.fw.run(&["sources"]);
+    assert!(
+        sources
+            .stdout
+            .contains("warning: article of p-1 not read: refused to fetch"),
+        "{}",
+        sources.stdout
+    );
+    assert!(
+        sources.stdout.contains("(and 2 more)"),
+        "{}",
+        sources.stdout
+    );
+
     let shown = watch.fw.run(&["test", NAME]);
     shown.assert_code(0);
     assert!(
