@@ -414,3 +414,36 @@ fn turning_following_on_reads_the_articles_quietly() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["changes"][0]["field"], "article");
 }
+
+#[test]
+fn one_unreadable_article_never_stops_the_others() {
+    let watch = Watch::baselined("");
+    let (_, broken, _) = ARTICLES[0];
+    watch
+        .server
+        .set(broken, Response::new(500).body("database down"));
+    watch
+        .server
+        .set(ARTICLES[1].1, Response::new(404).body("gone"));
+    watch.edit_article(2, "a more manageable 18.", "a more manageable 21.");
+    let out = watch.fw.run(&["check"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("2 articles not read"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("500 Internal Server Error"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("404 Not Found"), "{}", out.stderr);
+    let events = watch.fw.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["item"]["key"], "p-3");
+    assert_eq!(events[0]["changes"][0]["field"], "article");
+
+    // The failed ones kept their articles: readable again, unchanged, nothing to say.
+    watch.server.set(broken, html(&fixture(ARTICLES[0].2)));
+    watch
+        .server
+        .set(ARTICLES[1].1, html(&fixture(ARTICLES[1].2)));
+    assert!(watch.check().is_empty());
+}
