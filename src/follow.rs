@@ -27,7 +27,7 @@ pub const MAX_PER_POLL: usize = 50;
 /// polls up for long.
 pub const BUDGET: Duration = Duration::from_secs(180);
 
-/// What article pages are asked for as.
+/// What article pages (and page sources) are asked for as.
 pub const ARTICLE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
 
 /// Everything following needs, borrowed from the poll.

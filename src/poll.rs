@@ -289,7 +289,10 @@ impl Step<'_> {
             validators: &self.state.validators,
             timeout: self.source.timeout,
             max_body: self.source.max_body,
-            accept: FEED_ACCEPT,
+            accept: match self.known_kind() {
+                Some(SourceKind::Page) => follow::ARTICLE_ACCEPT,
+                _ => FEED_ACCEPT,
+            },
         };
         let fetched = match self.poller.fetcher.fetch(&request).await {
             Ok(FetchOutcome::NotModified { validators, hints }) => {
@@ -338,15 +341,18 @@ impl Step<'_> {
 
     /// The configured type, else the one the first response decided.
     fn kind(&self, body: &[u8], content_type: Option<&str>) -> SourceKind {
+        self.known_kind()
+            .unwrap_or_else(|| source::sniff(body, content_type))
+    }
+
+    /// The type before anything is fetched, when configured or remembered.
+    fn known_kind(&self) -> Option<SourceKind> {
         let remembered = match self.state.kind.as_deref() {
             Some("page") => Some(SourceKind::Page),
             Some("feed") => Some(SourceKind::Feed),
             _ => None,
         };
-        self.source
-            .kind
-            .or(remembered)
-            .unwrap_or_else(|| source::sniff(body, content_type))
+        self.source.kind.or(remembered)
     }
 
     /// The configured address, or where a confirmed permanent move leads.

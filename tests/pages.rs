@@ -212,6 +212,11 @@ fn unchanged_page_is_asked_for_conditionally() {
         .last()
         .map(|r| (r.status, r.header("if-none-match").is_some()));
     assert_eq!(last, Some((304, true)));
+    let accept = requests
+        .last()
+        .and_then(|r| r.header("accept"))
+        .unwrap_or_default();
+    assert!(accept.starts_with("text/html"), "{accept}");
 }
 
 #[test]
