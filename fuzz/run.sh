@@ -10,7 +10,7 @@ seconds="${1:-120}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(feed decode text)
+    targets=(feed decode text page)
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # cargo-fuzz builds with sanitizer flags that need a nightly compiler; a
