@@ -90,6 +90,23 @@ fn rss_without_a_version() {
 }
 
 #[test]
+fn rss_2_0_in_a_namespace_of_its_own() {
+    let links = ["http://scripting.example/2003/01/namespaces"];
+    let json = read_fixture("formats/rss20-namespaced.xml");
+    assert_read(
+        &json,
+        &Want {
+            title: "Scripting news",
+            keys: &links,
+            titles: &["Namespaces considered"],
+            links: &links,
+            published: &[Some("2003-01-01T12:00:00Z")],
+        },
+    );
+    assert_eq!(items(&json)[0]["author"], "Dave");
+}
+
+#[test]
 fn rss_0_90() {
     let links = [
         "http://parish.example/notices/roof",

@@ -10,9 +10,12 @@ use super::{Action, Open, wrap_markup};
 const NS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const NS_10: &str = "http://purl.org/rss/1.0/";
 
-/// `<rss>` of any version, or none, as `<rss version="2.0">`.
+/// `<rss>` of any version, or none, as `<rss version="2.0">`. A default
+/// namespace of its own (UserLand's and Harvard's RSS 2.0 ones) would hide
+/// every element from feed-rs, and goes.
 pub(super) fn root(tag: &StartTag) -> Action {
-    if tag.name == "rss" && tag.attr("version") == Some("2.0") {
+    let foreign_namespace = tag.attr("xmlns").is_some_and(|ns| ns != NS_10);
+    if tag.name == "rss" && tag.attr("version") == Some("2.0") && !foreign_namespace {
         return Action::Keep;
     }
     let mut attrs: Vec<(&str, &str)> = tag
@@ -20,6 +23,7 @@ pub(super) fn root(tag: &StartTag) -> Action {
         .iter()
         .copied()
         .filter(|(n, _)| !n.eq_ignore_ascii_case("version"))
+        .filter(|&(n, v)| !(n == "xmlns" && v != NS_10))
         .collect();
     attrs.insert(0, ("version", "2.0"));
     Action::Rename {
