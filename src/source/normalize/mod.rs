@@ -54,6 +54,10 @@ pub fn xml(text: &str) -> Normalized<'_> {
 /// real document, and a flood of stray end tags stays linear.
 pub(super) const SEARCH_DEPTH: usize = 256;
 
+/// Past this depth a document is read as it is, unrepaired: no feed nests
+/// so deep, and the open elements of a hostile one are not worth holding.
+const MAX_DEPTH: usize = 10_000;
+
 /// What a start tag becomes.
 #[derive(Debug)]
 pub(super) enum Action {
@@ -115,10 +119,16 @@ struct Repairs {
     misnested: usize,
     open_at_end: usize,
     cut_short: bool,
+    too_deep: bool,
 }
 
 impl Repairs {
     fn warnings(&self) -> Vec<String> {
+        if self.too_deep {
+            return vec![format!(
+                "elements nested more than {MAX_DEPTH} deep: read without repairs"
+            )];
+        }
         let mut parts = Vec::new();
         let mut count = |n: usize, what: &str| {
             if n > 0 {
@@ -208,6 +218,13 @@ impl<'a> Rewriter<'a> {
     }
 
     fn finish(mut self) -> (Cow<'a, str>, Repairs, Vec<String>) {
+        if self.repairs.too_deep {
+            let repairs = Repairs {
+                too_deep: true,
+                ..Repairs::default()
+            };
+            return (Cow::Borrowed(self.src), repairs, Vec::new());
+        }
         let len = self.src.len();
         let mut tail = String::new();
         if self.cdata_open {
@@ -276,6 +293,10 @@ impl<'a> Rewriter<'a> {
     }
 
     fn start_tag(&mut self, at: usize, tag: StartTag<'a>) -> usize {
+        if self.stack.len() >= MAX_DEPTH {
+            self.repairs.too_deep = true;
+            return self.src.len();
+        }
         let action = self.action(&tag);
         match action {
             Action::Keep => {
@@ -533,7 +554,7 @@ fn wrap_markup(
         return None;
     }
     let extent = tag::extent(src, tag, stack);
-    if !extent.children {
+    if !extent.children || extent.deep {
         return None;
     }
     let inner = src.get(tag.end..extent.inner_end)?;

@@ -199,7 +199,14 @@ pub(super) struct Extent {
     pub children: bool,
     /// It has an end tag of its own.
     pub closed: bool,
+    /// Its content nests deeper than [`MARKUP_DEPTH`]: no story does, and
+    /// the scan stopped there.
+    pub deep: bool,
 }
+
+/// How deep markup inside a text element may nest and still be read as
+/// HTML: browsers stop nesting at 512 too.
+pub(super) const MARKUP_DEPTH: usize = 512;
 
 /// What an end tag met inside an element closes, found as the main pass
 /// finds it: exact names before names differing in case, the innermost
@@ -243,6 +250,7 @@ pub(super) fn extent(src: &str, tag: &StartTag, ancestors: &[super::Open]) -> Ex
         end: at,
         children,
         closed: false,
+        deep: false,
     };
     while let Some(lt) = memchr::memchr(b'<', bytes.get(i..).unwrap_or_default()) {
         let at = i + lt;
@@ -275,6 +283,7 @@ pub(super) fn extent(src: &str, tag: &StartTag, ancestors: &[super::Open]) -> Ex
                             end: gt + 1,
                             children,
                             closed: true,
+                            deep: false,
                         };
                     }
                     Closes::Own(p) => open.truncate(p),
@@ -290,6 +299,12 @@ pub(super) fn extent(src: &str, tag: &StartTag, ancestors: &[super::Open]) -> Ex
                     children = true;
                     if !child.empty {
                         open.push(child.name);
+                    }
+                    if open.len() > MARKUP_DEPTH {
+                        return Extent {
+                            deep: true,
+                            ..unclosed(at, true)
+                        };
                     }
                     Some(child.end)
                 }
@@ -355,7 +370,8 @@ mod tests {
                 inner_end: 9,
                 end: 9,
                 children: true,
-                closed: false
+                closed: false,
+                deep: false,
             }
         );
     }

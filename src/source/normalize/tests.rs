@@ -161,3 +161,33 @@ fn content_elsewhere_is_empty_and_typed_by_media_type() {
         "{out}"
     );
 }
+
+#[test]
+fn markup_nested_past_any_story_is_not_wrapped() {
+    let deep = format!(
+        "<rss version=\"2.0\"><channel><item><description>{}x{}</description></item></channel></rss>",
+        "<b>".repeat(600),
+        "</b>".repeat(600)
+    );
+    let (out, warnings) = norm(&deep);
+    assert_eq!(out, deep);
+    assert!(warnings.is_empty());
+    let shallow = deep
+        .replace(&"<b>".repeat(600), "<b>")
+        .replace(&"</b>".repeat(600), "</b>");
+    assert!(norm(&shallow).0.contains("<![CDATA[<b>x</b>]]>"));
+}
+
+#[test]
+fn a_document_nested_past_any_feed_is_read_as_it_is() {
+    let deep = format!(
+        "<rss version=\"0.91\"><channel><item><title>A & B</title><description>{}",
+        "<div>".repeat(20_000)
+    );
+    let n = xml(&deep);
+    assert!(matches!(n.xml, Cow::Borrowed(_)));
+    assert_eq!(
+        n.warnings,
+        ["elements nested more than 10000 deep: read without repairs"]
+    );
+}
