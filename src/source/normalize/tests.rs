@@ -191,3 +191,23 @@ fn a_document_nested_past_any_feed_is_read_as_it_is() {
         ["elements nested more than 10000 deep: read without repairs"]
     );
 }
+
+#[test]
+fn legacy_entities_without_a_semicolon_decode_as_in_a_browser() {
+    let (out, warnings) = norm(
+        "<rss version=\"2.0\"><channel><title>Caf&eacute &copy 2025 AT&T &amp</title>\
+         <link>http://e.org/?a=1&copy=2&not3</link></channel></rss>",
+    );
+    assert!(
+        out.contains("<title>Caf\u{e9} \u{a9} 2025 AT&amp;T &amp;</title>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<link>http://e.org/?a=1&amp;copy=2&amp;not3</link>"),
+        "{out}"
+    );
+    assert!(
+        warnings[0].contains("3 HTML entities decoded"),
+        "{warnings:?}"
+    );
+}
