@@ -47,13 +47,65 @@ pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseErro
     read_xml(bytes, base, &[])
 }
 
-/// An RSS item with no link of its own has its guid as link, as long as
-/// the guid is a web address and not marked `isPermaLink="false"`.
+/// Documents larger than this with more than [`ITEMS_PER_CHUNK`] items are
+/// read a slice of items at a time (see `super::chunks`).
+const SPLIT_ABOVE: usize = 1024 * 1024;
+const ITEMS_PER_CHUNK: usize = 500;
+
+/// feed-rs on a normalised document; a big one a slice of items at a time,
+/// so the parser's model of it never has to be whole.
 fn read_xml(
     bytes: &[u8],
     base: Option<&Url>,
     not_permalinks: &[String],
 ) -> Result<Document, ParseError> {
+    let chunks = if bytes.len() > SPLIT_ABOVE {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|xml| super::chunks::split(xml, ITEMS_PER_CHUNK))
+    } else {
+        None
+    };
+    let Some(chunks) = chunks else {
+        let (head, items) = read_one(bytes, base, not_permalinks)?;
+        return Ok(head.into_document(items));
+    };
+    let mut head: Option<Head> = None;
+    let mut items = Vec::new();
+    for chunk in chunks {
+        let (h, mut more) = read_one(chunk.as_bytes(), base, not_permalinks)?;
+        items.append(&mut more);
+        head.get_or_insert(h);
+    }
+    Ok(head.unwrap_or_default().into_document(items))
+}
+
+/// What a feed says of itself.
+#[derive(Default)]
+struct Head {
+    title: String,
+    ttl_minutes: Option<u32>,
+}
+
+impl Head {
+    fn into_document(self, items: Vec<Fields>) -> Document {
+        Document {
+            title: self.title,
+            items: assign_keys(items),
+            ttl_minutes: self.ttl_minutes,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// One document through feed-rs. An RSS item with no link of its own has
+/// its guid as link, as long as the guid is a web address and not marked
+/// `isPermaLink="false"`.
+fn read_one(
+    bytes: &[u8],
+    base: Option<&Url>,
+    not_permalinks: &[String],
+) -> Result<(Head, Vec<Fields>), ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An empty id marks "the feed gave none", so identity never rests on a generated one.
@@ -87,15 +139,14 @@ fn read_xml(
             f
         })
         .collect();
-    Ok(Document {
+    let head = Head {
         title: feed
             .title
             .map(|t| text::single_line(&t.content))
             .unwrap_or_default(),
-        items: assign_keys(items),
         ttl_minutes: feed.ttl,
-        warnings: Vec::new(),
-    })
+    };
+    Ok((head, items))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -386,5 +437,30 @@ mod tests {
         ] {
             assert!(read(bytes, None, None).is_err());
         }
+    }
+
+    #[test]
+    fn a_big_feed_read_in_slices_gives_what_it_gives_whole() {
+        let mut items = String::new();
+        for n in 0..(ITEMS_PER_CHUNK * 3 + 7) {
+            items.push_str(&format!(
+                "<item><guid>g{n}</guid><title>Story {n}</title><link>https://e.org/{n}</link>\
+                 <description>{}</description></item>\n",
+                "words ".repeat(150)
+            ));
+        }
+        let xml = format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Big</title>\
+             <ttl>90</ttl>{items}</channel></rss>"
+        );
+        assert!(xml.len() > SPLIT_ABOVE);
+        let sliced = read_xml(xml.as_bytes(), None, &[]).unwrap_or_default();
+        let (head, whole) = read_one(xml.as_bytes(), None, &[])
+            .map(|(h, i)| (h, assign_keys(i)))
+            .unwrap_or_default();
+        assert_eq!(sliced.items.len(), ITEMS_PER_CHUNK * 3 + 7);
+        assert_eq!(sliced.items, whole);
+        assert_eq!(sliced.title, head.title);
+        assert_eq!(sliced.ttl_minutes, Some(90));
     }
 }

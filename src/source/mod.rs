@@ -1,5 +1,6 @@
 //! What is watched: documents turned into plain items with stable identities.
 
+mod chunks;
 pub mod decode;
 pub mod feed;
 pub mod normalize;
