@@ -342,3 +342,48 @@ fn cdf() {
         ["This week's menu", "The car park is resurfaced"]
     );
 }
+
+/// The poll path reads the old formats too: a `check` of an Atom 0.3 feed
+/// and of a CDF channel holds every item, under the titles `test` shows.
+#[test]
+fn a_poll_holds_every_item_of_the_old_formats() {
+    use common::reading::fixture;
+    use common::{Feedwatch, Response, TestServer};
+
+    let server = TestServer::start();
+    server.set(
+        "/atom03",
+        Response::ok(fixture("formats/atom03.xml")).header("Content-Type", "application/atom+xml"),
+    );
+    server.set(
+        "/cdf",
+        Response::ok(fixture("formats/channel.cdf")).header("Content-Type", "application/x-cdf"),
+    );
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[settings]\ndatabase = \"feedwatch.db\"\n\n\
+         [[source]]\nname = \"atom03\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"cdf\"\nurl = \"{}\"\n",
+        server.url("/atom03"),
+        server.url("/cdf")
+    ));
+    let check = fw.run(&["check"]);
+    check.assert_code(0);
+    assert!(check.stdout.contains("atom03: 3 items"), "{}", check.stdout);
+    assert!(check.stdout.contains("cdf: 2 items"), "{}", check.stdout);
+    for (source, titles) in [
+        (
+            "atom03",
+            &["Escaped post", "Base64 post", "Inline markup post"][..],
+        ),
+        ("cdf", &["Canteen menu", "Parking closed Friday"][..]),
+    ] {
+        let history = fw.run(&["history", source]);
+        history.assert_code(0);
+        let lines = history.lines();
+        assert_eq!(lines.len(), titles.len(), "{}", history.stdout);
+        for (line, title) in lines.iter().zip(titles) {
+            assert!(line.ends_with(title), "{source}: {line:?} is not {title:?}");
+        }
+    }
+}
