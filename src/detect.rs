@@ -23,6 +23,9 @@ pub struct Snapshot {
     pub summary: String,
     pub content: String,
     pub article: String,
+    /// The enclosure's address and media type; empty when there is none.
+    pub enclosure_url: String,
+    pub enclosure_type: String,
 }
 
 impl Snapshot {
@@ -36,6 +39,16 @@ impl Snapshot {
             summary: text::apply_ignore(&item.summary, ignore),
             content: text::apply_ignore(&item.content, ignore),
             article: String::new(),
+            enclosure_url: item
+                .enclosure
+                .as_ref()
+                .map(|e| e.url.clone())
+                .unwrap_or_default(),
+            enclosure_type: item
+                .enclosure
+                .as_ref()
+                .map(|e| e.media_type.clone())
+                .unwrap_or_default(),
         }
     }
 

@@ -387,3 +387,63 @@ fn a_poll_holds_every_item_of_the_old_formats() {
         }
     }
 }
+
+/// Every version keeps its enclosure: a replaced podcast file is a new
+/// version holding the new address and type, the old one kept as it was.
+#[test]
+fn each_version_keeps_its_enclosure() {
+    use common::reading::fixture;
+    use common::{Feedwatch, Response, TestServer};
+
+    let server = TestServer::start();
+    let original =
+        String::from_utf8(fixture("formats/rss20.xml")).unwrap_or_else(|e| panic!("fixture: {e}"));
+    server.set("/podcast", Response::rss(original.clone()));
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[settings]\ndatabase = \"feedwatch.db\"\n\n\
+         [[source]]\nname = \"podcast\"\nurl = \"{}\"\n",
+        server.url("/podcast")
+    ));
+    fw.run(&["check"]).assert_code(0);
+    let replaced = original.replace(
+        "<enclosure url=\"https://podcast.example/audio/2.mp3\" length=\"1234\" type=\"audio/mpeg\"/>",
+        "<enclosure url=\"https://podcast.example/audio/2-fixed.m4a\" length=\"1300\" type=\"audio/mp4\"/>",
+    );
+    assert_ne!(replaced, original, "the fixture has the enclosure replaced");
+    server.set("/podcast", Response::rss(replaced));
+    fw.run(&["check"]).assert_code(0);
+
+    let db = rusqlite::Connection::open(fw.dir().join("feedwatch.db"))
+        .unwrap_or_else(|e| panic!("database: {e}"));
+    let mut stmt = db
+        .prepare(
+            "SELECT v.version, v.enclosure_url, v.enclosure_type FROM version v
+             JOIN item i ON i.id = v.item_id ORDER BY i.key, v.version",
+        )
+        .unwrap_or_else(|e| panic!("query: {e}"));
+    let rows: Vec<(u32, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(Iterator::collect)
+        .unwrap_or_else(|e| panic!("rows: {e}"));
+    let has = |version: u32, url: &str, media_type: &str| {
+        rows.iter()
+            .any(|(v, u, t)| *v == version && u == url && t == media_type)
+    };
+    assert!(
+        has(1, "https://podcast.example/audio/2.mp3", "audio/mpeg"),
+        "{rows:?}"
+    );
+    assert!(
+        has(2, "https://podcast.example/audio/2-fixed.m4a", "audio/mp4"),
+        "{rows:?}"
+    );
+    assert!(
+        has(1, "https://podcast.example/audio/1.mp3", "audio/mpeg"),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|(v, u, _)| *v == 2 && u.ends_with("1.mp3")),
+        "{rows:?}"
+    );
+}

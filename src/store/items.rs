@@ -29,7 +29,8 @@ pub struct VersionRow {
 
 /// The columns of a version as [`snapshot_at`] reads them, in order.
 pub(super) const SNAPSHOT_COLUMNS: &str =
-    "v.title, v.link, v.published, v.updated, v.author, v.summary, v.content, v.article, v.packed";
+    "v.title, v.link, v.published, v.updated, v.author, v.summary, v.content, v.article, v.packed,
+     v.enclosure_url, v.enclosure_type";
 
 /// Reads the [`SNAPSHOT_COLUMNS`] starting at column `at`.
 pub(super) fn snapshot_at(r: &Row, at: usize) -> rusqlite::Result<Snapshot> {
@@ -43,6 +44,8 @@ pub(super) fn snapshot_at(r: &Row, at: usize) -> rusqlite::Result<Snapshot> {
         summary: pack::column(r, at + 5, packed, pack::SUMMARY)?,
         content: pack::column(r, at + 6, packed, pack::CONTENT)?,
         article: pack::column(r, at + 7, packed, pack::ARTICLE)?,
+        enclosure_url: r.get(at + 9)?,
+        enclosure_type: r.get(at + 10)?,
     })
 }
 
@@ -178,8 +181,9 @@ pub(super) fn write_item(
             .fold(0, |bits, (_, bit)| bits | bit);
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO version (item_id, version, seen_at, title, link, published,
-                                      updated, author, summary, content, article, packed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                      updated, author, summary, content, article, packed,
+                                      enclosure_url, enclosure_type)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 item_id,
@@ -193,7 +197,9 @@ pub(super) fn write_item(
                 summary,
                 content,
                 article,
-                packed
+                packed,
+                snap.enclosure_url,
+                snap.enclosure_type
             ])?;
         }
     }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_packed.sql"),
     include_str!("migrations/0005_warning.sql"),
     include_str!("migrations/0006_articles.sql"),
+    include_str!("migrations/0007_enclosure.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
