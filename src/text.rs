@@ -108,9 +108,17 @@ pub fn fold(text: &str) -> String {
                 let start = i;
                 i += len;
                 while i < bytes.len() {
-                    // Printable ASCII, the bulk of any text, needs no decoding.
+                    // Printable ASCII, the bulk of any text, needs no decoding,
+                    // and one space before more of it is already folded: most
+                    // lines are copied in one piece.
                     if (b'!'..=b'~').contains(&bytes[i]) {
                         i += 1;
+                        continue;
+                    }
+                    if bytes[i] == b' '
+                        && bytes.get(i + 1).is_some_and(|b| (b'!'..=b'~').contains(b))
+                    {
+                        i += 2;
                         continue;
                     }
                     let (len, kind) = classify(text, i);
@@ -205,7 +213,7 @@ fn push_text(out: &mut String, raw: &str) {
     };
     // In markup, line breaks in the source are plain spaces; only blocks break lines.
     let mut rest = &*decoded;
-    while let Some(at) = rest.find(['\n', '\r']) {
+    while let Some(at) = memchr::memchr2(b'\n', b'\r', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         out.push(' ');
         rest = &rest[at + 1..];
