@@ -344,8 +344,19 @@ def proc_rss_mb(pid, key):
     return 0.0
 
 
+def polls_recorded(fw):
+    import sqlite3
+
+    db = sqlite3.connect(os.path.join(fw.dir, "feedwatch.db"))
+    try:
+        return db.execute("SELECT COALESCE(SUM(polls), 0) FROM source").fetchone()[0]
+    finally:
+        db.close()
+
+
 def daemon(args, fw):
     seconds = args.daemon_minutes * 60
+    polls_before = polls_recorded(fw)
     err = open(os.path.join(fw.dir, "daemon.log"), "wb")
     proc = subprocess.Popen(fw.cmd("run"), stdout=err, stderr=err, stdin=subprocess.DEVNULL, env=clean_env())
     started = time.monotonic()
@@ -360,13 +371,13 @@ def daemon(args, fw):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    polls = Counter()
-    log = open(os.path.join(fw.dir, "daemon.log"), encoding="utf-8", errors="replace").read()
-    polls["errors"] = log.count("poll failed")
+    with open(os.path.join(fw.dir, "daemon.log"), encoding="utf-8", errors="replace") as f:
+        failed = f.read().count("poll failed")
+    polls = polls_recorded(fw) - polls_before
     print(
-        f"  daemon   {args.scale} sources every 5 min for {wall / 60:.1f} min: "
-        f"{cpu:.1f} CPU-s, {100 * cpu / wall:.2f} % of one core, peak RSS {max(peak, hwm):.1f} MB, "
-        f"{polls['errors']} failed polls"
+        f"  daemon   {args.scale} sources every 5 min for {wall / 60:.1f} min: {polls} polls "
+        f"({failed} failed), {cpu:.1f} CPU-s, {100 * cpu / wall:.2f} % of one core, "
+        f"peak RSS {max(peak, hwm):.1f} MB"
     )
 
 
