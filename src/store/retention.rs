@@ -124,7 +124,9 @@ impl Store {
                     COALESCE(SUM(octet_length(title) + octet_length(link)
                         + COALESCE(octet_length(published), 0) + COALESCE(octet_length(updated), 0)
                         + octet_length(author) + octet_length(summary) + octet_length(content)
-                        + octet_length(article) + octet_length(seen_at)), 0),
+                        + octet_length(article) + octet_length(seen_at)
+                        + COALESCE(octet_length(enclosure_url), 0)
+                        + COALESCE(octet_length(enclosure_type), 0)), 0),
                     COALESCE(SUM(packed <> 0), 0)
              FROM version",
             [],
