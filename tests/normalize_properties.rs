@@ -89,3 +89,13 @@ proptest! {
         let _ = feedwatch::source::feed::parse(&text, None);
     }
 }
+
+/// Found by the property above: a tag left open by a stray quote and a CDATA
+/// end once gained a closing tag on every pass.
+#[test]
+fn an_open_tag_with_a_stray_quote_and_cdata_end_settles() {
+    let once = normalize::xml("<text\"]]>");
+    let twice = normalize::xml(&once.xml);
+    assert_eq!(twice.xml, once.xml);
+    assert!(twice.warnings.is_empty(), "{:?}", twice.warnings);
+}

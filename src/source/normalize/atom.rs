@@ -146,6 +146,18 @@ impl Lookahead {
 }
 
 /// `name` with `local` in place of its local part, keeping any prefix.
+/// The tag's attributes with `type` set to `kind` and any `mode` dropped.
+fn typed_attrs<'a>(tag: &StartTag<'a>, kind: Kind) -> Vec<(&'a str, &'a str)> {
+    std::iter::once(("type", kind.attr()))
+        .chain(
+            tag.attrs
+                .iter()
+                .copied()
+                .filter(|(n, _)| !matches!(*n, "type" | "mode")),
+        )
+        .collect()
+}
+
 fn qualified(name: &str, local: &str) -> String {
     match name.rsplit_once(':') {
         Some((prefix, _)) => format!("{prefix}:{local}"),
@@ -178,14 +190,7 @@ fn text_construct(src: &str, tag: &StartTag, name: &str, legacy: bool, stack: &[
     if kind == Kind::Media {
         return Action::Keep;
     }
-    let attrs: Vec<(&str, &str)> = std::iter::once(("type", kind.attr()))
-        .chain(
-            tag.attrs
-                .iter()
-                .copied()
-                .filter(|(n, _)| !matches!(*n, "type" | "mode")),
-        )
-        .collect();
+    let attrs = typed_attrs(tag, kind);
     let same_type =
         declared.as_deref() == Some(kind.attr()) || (declared.is_none() && kind == Kind::Text);
     let unchanged = name == tag.name && same_type && mode.is_none();
@@ -279,14 +284,7 @@ fn decoded(src: &str, tag: &StartTag, name: &str, kind: Kind, stack: &[Open]) ->
     } else {
         Kind::Html
     };
-    let attrs: Vec<(&str, &str)> = std::iter::once(("type", kind.attr()))
-        .chain(
-            tag.attrs
-                .iter()
-                .copied()
-                .filter(|(n, _)| !matches!(*n, "type" | "mode")),
-        )
-        .collect();
+    let attrs = typed_attrs(tag, kind);
     let mut out = StartTag::rebuilt(name, &attrs, false);
     tag::push_cdata(&mut out, &text);
     out.push_str(&format!("</{name}>"));

@@ -61,9 +61,13 @@ pub(super) fn name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
 }
 
+/// How much of `s` is an element name: it ends at the first byte no XML name
+/// may hold (a space, `/`, `>`, a quote, `=`, `]`...).
 fn name_len(s: &[u8]) -> usize {
     s.iter()
-        .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+        .position(|&b| {
+            b.is_ascii() && !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'-'))
+        })
         .unwrap_or(s.len())
 }
 
