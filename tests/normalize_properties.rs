@@ -99,3 +99,14 @@ fn an_open_tag_with_a_stray_quote_and_cdata_end_settles() {
     assert_eq!(twice.xml, once.xml);
     assert!(twice.warnings.is_empty(), "{:?}", twice.warnings);
 }
+
+/// Found by the property above: a quote inside a tag name with markup after it.
+#[test]
+fn a_quote_inside_a_tag_name_settles() {
+    for text in ["<text\"<rss>\"-->", "<a\"b>c</a\"b>", "<x'<y>'>"] {
+        let once = normalize::xml(text);
+        let twice = normalize::xml(&once.xml);
+        assert_eq!(twice.xml, once.xml, "{text}");
+        assert!(twice.warnings.is_empty(), "{text}: {:?}", twice.warnings);
+    }
+}
