@@ -23,16 +23,7 @@ const NEW_PUBDATE: &str = "Tue, 04 Feb 2025 09:00:00 +0000";
 const NEW_BODY: &str = "<p>Frontline and Birmingham City Council will partner to bring the fast-track programme to the West Midlands.</p>\n<p>The first cohort starts in September.</p>";
 
 fn config(sources: &str) -> String {
-    format!(
-        r#"[settings]
-database = "feedwatch.db"
-
-[[sink]]
-name = "journal"
-type = "log"
-path = "alerts.jsonl"
-{sources}"#
-    )
+    journal_config("") + sources
 }
 
 fn source(name: &str, url: &str, extra: &str) -> String {

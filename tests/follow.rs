@@ -80,15 +80,7 @@ impl Watch {
         }
         let fw = Feedwatch::new();
         fw.write_config(&format!(
-            r#"[settings]
-database = "feedwatch.db"
-allow_private_links = {allow_private}
-
-[[sink]]
-name = "journal"
-type = "log"
-path = "alerts.jsonl"
-
+            r#"{}
 [[source]]
 name = "{NAME}"
 url = "{}"
@@ -96,6 +88,7 @@ type = "feed"
 follow_links = true
 {extra}
 "#,
+            journal_config(&format!("allow_private_links = {allow_private}")),
             server.url(FEED)
         ));
         Watch { server, fw }

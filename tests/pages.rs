@@ -33,21 +33,15 @@ fn html(body: &str) -> Response {
 }
 
 fn config(url: &str, extra: &str) -> String {
-    format!(
-        r#"[settings]
-database = "feedwatch.db"
-
-[[sink]]
-name = "journal"
-type = "log"
-path = "alerts.jsonl"
-
+    journal_config("")
+        + &format!(
+            r#"
 [[source]]
 name = "{NAME}"
 url = "{url}"
 {extra}
 "#
-    )
+        )
 }
 
 const STORY: &str = "type = \"page\"\nselect = \"article\"\nexclude = [\".advert\"]";

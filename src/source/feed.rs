@@ -331,18 +331,9 @@ fn drop_exact_duplicates(items: Vec<Item>) -> Vec<Item> {
 }
 
 fn content_order(a: &Item, b: &Item) -> std::cmp::Ordering {
-    let fields = |i: &Item| {
-        (
-            i.title.clone(),
-            i.link.clone(),
-            i.published,
-            i.updated,
-            i.author.clone(),
-            i.summary.clone(),
-            i.content.clone(),
-        )
-    };
-    fields(a).cmp(&fields(b))
+    (&a.title, &a.link, a.published, a.updated)
+        .cmp(&(&b.title, &b.link, b.published, b.updated))
+        .then_with(|| (&a.author, &a.summary, &a.content).cmp(&(&b.author, &b.summary, &b.content)))
 }
 
 pub fn normalize_link(link: &str) -> String {

@@ -72,15 +72,7 @@ impl Changes {
 
 pub fn config(server: &TestServer, settings: &str, interval: &str) -> String {
     format!(
-        r#"[settings]
-database = "feedwatch.db"
-{settings}
-
-[[sink]]
-name = "journal"
-type = "log"
-path = "alerts.jsonl"
-
+        r#"{}
 [[source]]
 name = "{NAME}"
 url = "{}"
@@ -88,6 +80,7 @@ type = "feed"
 interval = "{interval}"
 track = ["new", "updated", "removed"]
 "#,
+        super::journal_config(settings),
         server.url(FEED)
     )
 }

@@ -19,5 +19,5 @@ pub use fixtures::{
     KEYS, SPAM_PREFIX, clean_feed, defaced_feed, insert_item_top, item_count, remove_item, replace,
 };
 pub use receiver::{Delivery, Receiver, Reply};
-pub use runner::{Daemon, Feedwatch, Output};
+pub use runner::{Daemon, Feedwatch, Output, journal_config};
 pub use server::{LAST_MODIFIED, Recorded, Response, TestServer, etag};

@@ -378,3 +378,13 @@ fn collect_lines<R: Read + Send + 'static>(
         }
     })
 }
+
+/// The head of a test configuration: the database beside it, `settings`
+/// lines added to `[settings]`, and a log sink named `journal` writing
+/// `alerts.jsonl`. Sources follow it.
+pub fn journal_config(settings: &str) -> String {
+    format!(
+        "[settings]\ndatabase = \"feedwatch.db\"\n{settings}\n\n\
+         [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n"
+    )
+}
