@@ -16,6 +16,9 @@ pub const MAX_REDIRECTS: usize = 5;
 /// A dead address should fail fast even when the whole-request deadline is long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a kept connection may wait for its host's next poll.
+const IDLE_CONNECTION: Duration = Duration::from_secs(60);
+
 /// The cache validators of a response, kept as the raw header bytes because
 /// servers compare them byte for byte and some send non-ASCII.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -362,10 +365,11 @@ fn build_client(
         .redirect(redirect::Policy::none())
         .referer(false)
         .connect_timeout(CONNECT_TIMEOUT)
-        // Polls of one host are minutes apart, and an idle connection
-        // keeps the buffers its last body grew: with thousands of hosts
-        // that is most of the memory, for connections rarely reused.
-        .pool_max_idle_per_host(0)
+        // An idle connection keeps the buffer its last body grew, so one
+        // is kept only after a request that asked for it: see
+        // [`request_headers`].
+        .pool_max_idle_per_host(1)
+        .pool_idle_timeout(IDLE_CONNECTION)
         .gzip(true)
         .brotli(true)
         .deflate(true);
@@ -460,6 +464,15 @@ fn request_headers(req: &FetchRequest<'_>) -> HeaderMap {
         if let Some(value) = value {
             headers.insert(name, value);
         }
+    }
+    // A conditional request is usually answered by a few hundred bytes (a
+    // 304), so its connection is worth keeping for the host's next poll. A
+    // request without validators fetches a whole document, whose size the
+    // connection's buffer would keep while idle: that one is closed.
+    if !headers.contains_key(header::IF_NONE_MATCH)
+        && !headers.contains_key(header::IF_MODIFIED_SINCE)
+    {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     headers
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
@@ -43,23 +44,67 @@ pub struct Poller {
     pub store: Arc<Mutex<Store>>,
     /// Woken after every commit, so sink workers send new events at once.
     pub outbox: Arc<tokio::sync::Notify>,
-    /// Polls waiting to be written; see [`write_queued`].
+    /// Polls waiting to be written; see [`write_all_queued`].
     pub commits: Commits,
 }
 
 /// Poll records waiting for the database, each with where its result goes.
-pub type Commits = Arc<Mutex<Vec<QueuedCommit>>>;
+pub type Commits = Arc<CommitQueue>;
 
-/// Writes every queued poll in one transaction (a savepoint each), then
-/// hands the log sinks what was committed. Polls that finish while another
-/// is being written queue up and go in the next transaction together, so a
-/// busy moment costs one commit, not one per poll.
-fn write_queued(store: &Mutex<Store>, commits: &Mutex<Vec<QueuedCommit>>, config: &Config) {
-    let mut store = lock(store);
-    let batch = std::mem::take(&mut *commits.lock().unwrap_or_else(|p| p.into_inner()));
+/// Polls waiting to be written, and whether a writer is at work on them.
+#[derive(Default)]
+pub struct CommitQueue {
+    queue: Mutex<Vec<QueuedCommit>>,
+    writing: AtomicBool,
+}
+
+impl CommitQueue {
+    fn queue(&self) -> MutexGuard<'_, Vec<QueuedCommit>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, commit: QueuedCommit) {
+        self.queue().push(commit);
+    }
+
+    /// Becomes the writer unless one is already at work.
+    fn start_writing(&self) -> bool {
+        !self.writing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Stops being the writer, unless polls were queued meanwhile and no
+    /// other writer has started for them: then this one carries on.
+    fn carry_on(&self) -> bool {
+        self.writing.store(false, Ordering::Release);
+        !self.queue().is_empty() && self.start_writing()
+    }
+}
+
+/// Writes queued polls until none are left, one writer at a time. Polls
+/// that finish while a batch is written queue up and go in the next
+/// transaction together (a savepoint each), so a busy moment costs one
+/// commit and one thread, not one of each per poll.
+fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config) {
+    loop {
+        let batch = std::mem::take(&mut *commits.queue());
+        // A batch that panics is lost to its polls (each is told the
+        // writer stopped), never to the polls queued behind it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_queued(store, batch, config);
+        }));
+        if !commits.carry_on() {
+            return;
+        }
+    }
+}
+
+/// Writes one batch of polls in one transaction, then hands the log sinks
+/// what was committed.
+fn write_queued(store: &Mutex<Store>, batch: Vec<QueuedCommit>, config: &Config) {
     if batch.is_empty() {
         return;
     }
+    let mut store = lock(store);
     let (records, senders): (Vec<PollRecord>, Vec<_>) = batch.into_iter().unzip();
     let results: Vec<Result<(), String>> = match store.record_polls(&records) {
         Ok(results) => results
@@ -173,7 +218,6 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// A poll as one list of steps; `next_due` is stored with the outcome.
-#[instrument(skip_all, fields(source = %source.name))]
 pub async fn poll(
     poller: &Poller,
     config: &Arc<Config>,
@@ -183,17 +227,29 @@ pub async fn poll(
     next_due: Option<DateTime<Utc>>,
 ) -> PollReport {
     let (name, url) = (source.name.clone(), source.url.to_string());
-    let state = match blocking(&poller.store, move |s| s.source_state(&name, &url)).await {
-        Ok(state) => state,
-        Err(e) => {
-            return PollReport {
-                source: source.name.clone(),
-                result: Err(e),
-                not_before: None,
-                host_not_before: None,
-            };
-        }
-    };
+    match blocking(&poller.store, move |s| s.source_state(&name, &url)).await {
+        Ok(state) => poll_from(poller, config, router, limits, source, state, next_due).await,
+        Err(e) => PollReport {
+            source: source.name.clone(),
+            result: Err(e),
+            not_before: None,
+            host_not_before: None,
+        },
+    }
+}
+
+/// A poll of a source whose stored state was read beforehand (as `check`
+/// reads every source's at once).
+#[instrument(skip_all, fields(source = %source.name))]
+pub async fn poll_from(
+    poller: &Poller,
+    config: &Arc<Config>,
+    router: &Router,
+    limits: &Limits,
+    source: &Arc<SourceConfig>,
+    state: SourceState,
+    next_due: Option<DateTime<Utc>>,
+) -> PollReport {
     let step = Step {
         poller,
         config,
@@ -673,19 +729,15 @@ impl Step<'_> {
     async fn commit(&self, rec: PollRecord) -> Result<(), String> {
         let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
         let (sender, result) = oneshot::channel();
-        self.poller
-            .commits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((rec, sender));
-        let (store, commits, config) = (
-            Arc::clone(&self.poller.store),
-            Arc::clone(&self.poller.commits),
-            Arc::clone(self.config),
-        );
-        tokio::task::spawn_blocking(move || write_queued(&store, &commits, &config))
-            .await
-            .map_err(|e| format!("database task failed: {e}"))?;
+        self.poller.commits.push((rec, sender));
+        if self.poller.commits.start_writing() {
+            let (store, commits, config) = (
+                Arc::clone(&self.poller.store),
+                Arc::clone(&self.poller.commits),
+                Arc::clone(self.config),
+            );
+            tokio::task::spawn_blocking(move || write_all_queued(&store, &commits, &config));
+        }
         result.await.unwrap_or_else(|_| {
             Err("the database writer stopped before this poll was written".into())
         })?;

@@ -41,12 +41,34 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
         config.settings.host_spacing,
     );
     let (reports, undelivered) = runtime()?.block_on(async {
-        let reports = futures_util::stream::iter(sources)
-            .map(|source| {
+        // Every source's state in one read; should that fail, each poll
+        // reads its own and reports what went wrong.
+        let pairs: Vec<(String, String)> = sources
+            .iter()
+            .map(|s| (s.name.clone(), s.url.to_string()))
+            .collect();
+        let states = poll::blocking(&poller.store, move |s| {
+            s.source_states(pairs.iter().map(|(n, u)| (n.as_str(), u.as_str())))
+        })
+        .await
+        .ok()
+        .filter(|states| states.len() == sources.len());
+        let mut states = states.map(Vec::into_iter);
+        let polls = sources
+            .into_iter()
+            .map(|source| (states.as_mut().and_then(Iterator::next), source));
+        let reports = futures_util::stream::iter(polls)
+            .map(|(state, source)| {
                 let (poller, router, limits, config) = (&poller, &router, &limits, &config);
                 async move {
-                    let next = Utc::now() + source.schedule.nominal_interval();
-                    poll::poll(poller, config, router, limits, &source, Some(next)).await
+                    let next = Some(Utc::now() + source.schedule.nominal_interval());
+                    match state {
+                        Some(state) => {
+                            poll::poll_from(poller, config, router, limits, &source, state, next)
+                                .await
+                        }
+                        None => poll::poll(poller, config, router, limits, &source, next).await,
+                    }
                 }
             })
             .buffer_unordered(config.settings.concurrency.max(1))
@@ -58,8 +80,10 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
     });
     let mut reports = reports;
     reports.sort_by(|a, b| a.source.cmp(&b.source));
-    for report in &reports {
-        emit(&report.to_string())?;
+    // One write for the whole summary, not one per source.
+    let summary: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    if !summary.is_empty() {
+        emit(&summary.join("\n"))?;
     }
     if reports
         .iter()

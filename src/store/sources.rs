@@ -117,6 +117,29 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownSource(name.to_string()))
     }
 
+    /// The states of many sources at once, as [`Store::source_state`]
+    /// gives each, in one transaction.
+    pub fn source_states<'a>(
+        &mut self,
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Vec<SourceState>> {
+        self.conn.execute_batch("BEGIN")?;
+        let states = sources
+            .into_iter()
+            .map(|(name, url)| self.source_state(name, url))
+            .collect::<Result<Vec<_>>>();
+        match states {
+            Ok(states) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(states)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     fn read_state(&self, name: &str) -> Result<Option<(SourceState, String)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, etag, last_modified, kind, baselined, consecutive_failures, failing, next_due,
