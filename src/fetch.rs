@@ -57,6 +57,9 @@ pub struct FetchRequest<'a> {
     pub max_body: u64,
     /// Value of the `Accept` header; left out when empty or invalid.
     pub accept: &'a str,
+    /// Whether the connection may wait for another request to the same
+    /// host. Only a conditional request's ever does: see [`request_headers`].
+    pub keep_alive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -468,10 +471,11 @@ fn request_headers(req: &FetchRequest<'_>) -> HeaderMap {
     // A conditional request is usually answered by a few hundred bytes (a
     // 304), so its connection is worth keeping for the host's next poll. A
     // request without validators fetches a whole document, whose size the
-    // connection's buffer would keep while idle: that one is closed.
-    if !headers.contains_key(header::IF_NONE_MATCH)
-        && !headers.contains_key(header::IF_MODIFIED_SINCE)
-    {
+    // connection's buffer would keep while idle: that one is closed, as is
+    // every connection the caller will not use again.
+    let conditional = headers.contains_key(header::IF_NONE_MATCH)
+        || headers.contains_key(header::IF_MODIFIED_SINCE);
+    if !(req.keep_alive && conditional) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     headers

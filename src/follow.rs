@@ -173,6 +173,7 @@ impl Following<'_> {
             timeout: self.source.timeout,
             max_body: self.source.max_body,
             accept: ARTICLE_ACCEPT,
+            keep_alive: true,
         };
         let fetched = match self
             .fetcher

@@ -228,7 +228,13 @@ pub async fn poll(
 ) -> PollReport {
     let (name, url) = (source.name.clone(), source.url.to_string());
     match blocking(&poller.store, move |s| s.source_state(&name, &url)).await {
-        Ok(state) => poll_from(poller, config, router, limits, source, state, next_due).await,
+        Ok(state) => {
+            let known = Known {
+                state,
+                keep_alive: true,
+            };
+            poll_from(poller, config, router, limits, source, known, next_due).await
+        }
         Err(e) => PollReport {
             source: source.name.clone(),
             result: Err(e),
@@ -236,6 +242,15 @@ pub async fn poll(
             host_not_before: None,
         },
     }
+}
+
+/// What is known of a source before its poll.
+pub struct Known {
+    /// As stored after its last poll.
+    pub state: SourceState,
+    /// Whether its connection may be kept for the host's next request
+    /// (false when nothing more will be asked of that host soon).
+    pub keep_alive: bool,
 }
 
 /// A poll of a source whose stored state was read beforehand (as `check`
@@ -247,9 +262,10 @@ pub async fn poll_from(
     router: &Router,
     limits: &Limits,
     source: &Arc<SourceConfig>,
-    state: SourceState,
+    known: Known,
     next_due: Option<DateTime<Utc>>,
 ) -> PollReport {
+    let Known { state, keep_alive } = known;
     let step = Step {
         poller,
         config,
@@ -257,6 +273,7 @@ pub async fn poll_from(
         limits,
         source,
         state,
+        keep_alive,
         now: Utc::now(),
         next_due,
     };
@@ -328,6 +345,7 @@ struct Step<'a> {
     limits: &'a Limits,
     source: &'a Arc<SourceConfig>,
     state: SourceState,
+    keep_alive: bool,
     now: DateTime<Utc>,
     next_due: Option<DateTime<Utc>>,
 }
@@ -343,6 +361,7 @@ impl Step<'_> {
         let request = FetchRequest {
             url: &url,
             validators: &self.state.validators,
+            keep_alive: self.keep_alive,
             timeout: self.source.timeout,
             max_body: self.source.max_body,
             accept: match self.known_kind() {

@@ -328,6 +328,7 @@ async fn fetch_link(
         timeout: Duration::from_secs(10),
         max_body: 1 << 20,
         accept: "text/html",
+        keep_alive: true,
     };
     fetcher.fetch_link(&request, allow_private).await
 }

@@ -142,12 +142,25 @@ pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
     })
 }
 
+/// The daemon's runtime: a worker per core, so a long diff or a slow sink
+/// never holds up the other sources' polls for long.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    builder(tokio::runtime::Builder::new_multi_thread())
+}
+
+/// A one-off command's runtime: one thread drives every request, which
+/// costs far fewer thread hand-offs than a worker per core; parsing and the
+/// database still run on the blocking threads, one document per core.
+pub(crate) fn command_runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    builder(tokio::runtime::Builder::new_current_thread())
+}
+
+fn builder(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, AppError> {
     // Blocking work is parsing (bounded by cores) and short database calls
     // that take turns on one connection: a few threads serve it, and fewer
     // threads mean fewer allocator arenas holding memory.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::runtime::Builder::new_multi_thread()
+    builder
         .max_blocking_threads(2 * cores + 2)
         .enable_all()
         .build()

@@ -3,7 +3,7 @@
 use serde_json::json;
 use url::Url;
 
-use super::{AppError, Status, emit, load_config, runtime};
+use super::{AppError, Status, command_runtime, emit, load_config};
 use crate::cli::Cli;
 use crate::config::{SourceConfig, SourceKind};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
@@ -26,8 +26,9 @@ pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> 
         timeout: target.timeout,
         max_body: target.max_body,
         accept: FEED_ACCEPT,
+        keep_alive: false,
     };
-    let rt = runtime()?;
+    let rt = command_runtime()?;
     let fetched = match rt.block_on(fetcher.fetch(&request)) {
         Ok(FetchOutcome::Fetched(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {

@@ -155,6 +155,7 @@ fn request<'a>(url: &'a Url, validators: &'a Validators) -> FetchRequest<'a> {
         timeout: Duration::from_secs(5),
         max_body: 1024 * 1024,
         accept: "application/rss+xml, */*;q=0.8",
+        keep_alive: true,
     }
 }
 
