@@ -164,3 +164,52 @@ fn every_request_after_the_first_carries_validators_and_no_cookie() {
     let agent = requests[0].header("user-agent").unwrap_or_default();
     assert!(agent.starts_with("feedwatch/"), "{agent}");
 }
+
+/// A check asks one host for its sources one after another: the first
+/// fetches (no validators yet) each close their connection, since an idle
+/// connection would keep the buffer a whole document grew; once the server
+/// has given validators, the 304s share one connection, and the last
+/// request of the host closes it.
+#[test]
+fn a_check_asks_one_host_over_one_kept_connection() {
+    let server = TestServer::start();
+    server.keep_connections();
+    let paths = ["/a.xml", "/b.xml", "/c.xml"];
+    let mut config =
+        String::from("[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n");
+    for (n, path) in paths.iter().enumerate() {
+        server.set(path, Response::rss(clean_feed()));
+        config.push_str(&format!(
+            "\n[[source]]\nname = \"news-{n}\"\nurl = \"{}\"\ninterval = \"15m\"\n",
+            server.url(path)
+        ));
+    }
+    let fw = Feedwatch::new();
+    fw.write_config(&config);
+    let requests = |server: &TestServer| {
+        let mut all: Vec<Recorded> = paths.iter().flat_map(|p| server.requests(p)).collect();
+        all.sort_by_key(|r| r.at);
+        all
+    };
+
+    fw.run(&["check"]).assert_code(0);
+    let first = requests(&server);
+    assert_eq!(first.len(), 3, "{first:#?}");
+    for r in &first {
+        assert_eq!(r.status, 200, "{r:#?}");
+        assert_eq!(r.header("connection"), Some("close"), "{r:#?}");
+    }
+    let connections: std::collections::BTreeSet<u64> = first.iter().map(|r| r.connection).collect();
+    assert_eq!(connections.len(), 3, "{first:#?}");
+
+    fw.run(&["check"]).assert_code(0);
+    let second: Vec<Recorded> = requests(&server).into_iter().skip(3).collect();
+    assert_eq!(second.len(), 3, "{second:#?}");
+    assert!(second.iter().all(|r| r.status == 304), "{second:#?}");
+    assert!(
+        second.iter().all(|r| r.connection == second[0].connection),
+        "the 304s came on more than one connection: {second:#?}"
+    );
+    let closing: Vec<Option<&str>> = second.iter().map(|r| r.header("connection")).collect();
+    assert_eq!(closing, [None, None, Some("close")], "{second:#?}");
+}

@@ -202,3 +202,67 @@ async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
     }
     failed
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Dirs, parse_str};
+
+    /// Sources named `host-n`, the hosts' sources interleaved in the file.
+    fn planned(hosts: &[(&str, usize)]) -> Vec<Planned> {
+        let most = hosts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut text = String::new();
+        for n in 0..most {
+            for (host, count) in hosts {
+                if n < *count {
+                    text.push_str(&format!(
+                        "[[source]]\nname = \"{host}-{n}\"\nurl = \"https://{host}/{n}.xml\"\n"
+                    ));
+                }
+            }
+        }
+        let config = parse_str(&text, Path::new("feedwatch.toml"), &Dirs::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        config
+            .sources
+            .into_iter()
+            .map(|s| (Arc::new(s), None))
+            .collect()
+    }
+
+    fn names(lanes: &[Vec<Planned>]) -> Vec<Vec<String>> {
+        lanes
+            .iter()
+            .map(|lane| lane.iter().map(|(s, _)| s.name.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_host_keeps_one_lane_until_it_has_many_sources() {
+        let lanes = lanes(planned(&[("a.example", 3), ("b.example", 20)]), 2);
+        let lanes = names(&lanes);
+        assert_eq!(lanes.len(), 3, "{lanes:?}");
+        assert_eq!(lanes[0], ["a.example-0", "a.example-1", "a.example-2"]);
+        let evens: Vec<String> = (0..20)
+            .step_by(2)
+            .map(|n| format!("b.example-{n}"))
+            .collect();
+        let odds: Vec<String> = (1..20)
+            .step_by(2)
+            .map(|n| format!("b.example-{n}"))
+            .collect();
+        assert_eq!(lanes[1], evens);
+        assert_eq!(lanes[2], odds);
+    }
+
+    #[test]
+    fn lanes_never_outnumber_what_a_host_may_take_at_once() {
+        let lanes = lanes(planned(&[("a.example", 100)]), 3);
+        assert_eq!(lanes.len(), 3);
+        assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), 100);
+        let one = super::lanes(planned(&[("a.example", 100)]), 1);
+        assert_eq!(one.len(), 1);
+    }
+}

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -74,6 +74,8 @@ pub struct Recorded {
     pub status: u16,
     pub response_headers: Vec<(String, String)>,
     pub at: Instant,
+    /// Which connection it came on, counted from 0 in the order accepted.
+    pub connection: u64,
 }
 
 impl Recorded {
@@ -116,6 +118,10 @@ struct Shared {
     raw: Mutex<HashMap<String, RawHandler>>,
     log: Mutex<Vec<Recorded>>,
     stopping: AtomicBool,
+    /// Serve further requests on a connection until the client closes it
+    /// or asks for `Connection: close`.
+    keep_alive: AtomicBool,
+    connections: AtomicU64,
 }
 
 /// Bound to 127.0.0.1 on a free port; stops accepting when dropped.
@@ -143,6 +149,12 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Keeps connections open for further requests, as most origins do,
+    /// instead of closing each after its answer.
+    pub fn keep_connections(&self) {
+        self.shared.keep_alive.store(true, Ordering::SeqCst);
     }
 
     /// Replaces what `path` answers from the next request on.
@@ -241,25 +253,47 @@ impl Request {
 fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let Some(request) = read_request(&mut stream)? else {
-        return Ok(());
-    };
-    let path = request.path().to_owned();
-    let raw = lock(&shared.raw).get(&path).cloned();
-    if let Some(handler) = raw {
-        record(shared, &request, RAW_STATUS, Vec::new());
-        handler(&mut stream);
-        return Ok(());
+    let connection = shared.connections.fetch_add(1, Ordering::SeqCst);
+    loop {
+        let Some(request) = read_request(&mut stream)? else {
+            return Ok(());
+        };
+        let path = request.path().to_owned();
+        let raw = lock(&shared.raw).get(&path).cloned();
+        if let Some(handler) = raw {
+            record(shared, &request, RAW_STATUS, Vec::new(), connection);
+            handler(&mut stream);
+            return Ok(());
+        }
+        let response = answer(shared, &request);
+        record(
+            shared,
+            &request,
+            response.status,
+            response.headers.clone(),
+            connection,
+        );
+        let keep = shared.keep_alive.load(Ordering::SeqCst)
+            && !request
+                .headers
+                .get("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        stream.write_all(&encode(&response, request.method == "HEAD", keep))?;
+        stream.flush()?;
+        if !keep {
+            let _ = stream.shutdown(Shutdown::Write);
+            return Ok(());
+        }
     }
-    let response = answer(shared, &request);
-    record(shared, &request, response.status, response.headers.clone());
-    stream.write_all(&encode(&response, request.method == "HEAD"))?;
-    stream.flush()?;
-    let _ = stream.shutdown(Shutdown::Write);
-    Ok(())
 }
 
-fn record(shared: &Shared, request: &Request, status: u16, headers: Vec<(String, String)>) {
+fn record(
+    shared: &Shared,
+    request: &Request,
+    status: u16,
+    headers: Vec<(String, String)>,
+    connection: u64,
+) {
     lock(&shared.log).push(Recorded {
         method: request.method.clone(),
         path: request.path().to_owned(),
@@ -268,6 +302,7 @@ fn record(shared: &Shared, request: &Request, status: u16, headers: Vec<(String,
         status,
         response_headers: headers,
         at: Instant::now(),
+        connection,
     });
 }
 
@@ -366,7 +401,7 @@ fn etag_matches(if_none_match: &str, current: &str) -> bool {
         .any(|tag| tag.trim() == "*" || strip(tag) == strip(current))
 }
 
-fn encode(response: &Response, head_only: bool) -> Vec<u8> {
+fn encode(response: &Response, head_only: bool, keep: bool) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -379,7 +414,11 @@ fn encode(response: &Response, head_only: bool) -> Vec<u8> {
     if !bodiless {
         out.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
     }
-    out.push_str("Connection: close\r\n\r\n");
+    out.push_str(if keep {
+        "\r\n"
+    } else {
+        "Connection: close\r\n\r\n"
+    });
     let mut bytes = out.into_bytes();
     if !bodiless && !head_only {
         bytes.extend_from_slice(&response.body);
