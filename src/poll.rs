@@ -22,7 +22,9 @@ use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
 use crate::source::page::Page;
 use crate::source::{self, Document};
-use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
+use crate::store::{
+    ArticleState, Frames, NewEvent, Outcome, PollRecord, SourceState, Store, StoreError,
+};
 
 /// Feed types we ask for first; anything is accepted.
 pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -128,6 +130,35 @@ fn write_queued(store: &Mutex<Store>, batch: Vec<QueuedCommit>, config: &Config)
 }
 
 type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
+
+/// Compresses the texts of a poll's new versions on a blocking thread, so
+/// that the writer, one at a time, does not. A poll whose task is lost
+/// records nothing, and the next poll finds the same changes.
+async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, String> {
+    if !rec.writes.iter().any(|w| w.new_version.is_some()) {
+        return Ok(rec);
+    }
+    // Compressing is CPU work, as parsing is: it takes a parser's turn.
+    let _turn = PARSES.acquire().await.ok();
+    let writes = std::mem::take(&mut rec.writes);
+    let (writes, frames) = tokio::task::spawn_blocking(move || {
+        let frames = writes
+            .iter()
+            .map(|w| {
+                w.new_version
+                    .as_ref()
+                    .map(|(_, snapshot)| Frames::of(snapshot))
+                    .unwrap_or_default()
+            })
+            .collect();
+        (writes, frames)
+    })
+    .await
+    .map_err(|e| format!("compressing the new versions failed: {e}"))?;
+    rec.writes = writes;
+    rec.frames = frames;
+    Ok(rec)
+}
 
 /// How a poll went, for the caller's summary and exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -507,6 +538,7 @@ impl Step<'_> {
             relink: None,
             warning: None,
             articles: Vec::new(),
+            frames: Vec::new(),
         }
     }
 
@@ -661,6 +693,10 @@ impl Step<'_> {
         rec.articles = read.followed.writes;
         rec.writes = detection.writes;
         rec.gone = detection.gone;
+        let mut rec = match compress_ahead(rec).await {
+            Ok(rec) => rec,
+            Err(e) => return self.report(Err(e)),
+        };
         let not_before = self.lengthened(read.hint);
         self.postpone(&mut rec, not_before);
         let mut report = self.report(self.commit(rec).await.map(|()| summary));

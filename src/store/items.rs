@@ -139,9 +139,9 @@ impl Store {
 
 pub(super) fn write_item(
     tx: &Connection,
-    packer: &mut pack::Packer,
     source: SourceId,
     w: &ItemWrite,
+    frames: Option<&pack::Frames>,
     at: &str,
 ) -> rusqlite::Result<()> {
     match &w.new_version {
@@ -168,17 +168,16 @@ pub(super) fn write_item(
                     params![source.0, w.key, at, w.position, w.published, version],
                     |r| r.get(0),
                 )?;
-            let summary = packer.pack(&snap.summary);
-            let content = packer.pack(&snap.content);
-            let article = packer.pack(&snap.article);
-            let packed = [
-                (&summary, pack::SUMMARY),
-                (&content, pack::CONTENT),
-                (&article, pack::ARTICLE),
-            ]
-            .iter()
-            .filter(|(s, _)| s.is_packed())
-            .fold(0, |bits, (_, bit)| bits | bit);
+            let packed_here;
+            let frames = match frames {
+                Some(frames) => frames,
+                None => {
+                    packed_here = pack::Frames::of(snap);
+                    &packed_here
+                }
+            };
+            let packed = frames.bits();
+            let [summary, content, article] = frames.columns(snap);
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO version (item_id, version, seen_at, title, link, published,
                                       updated, author, summary, content, article, packed,

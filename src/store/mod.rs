@@ -18,6 +18,7 @@ pub use articles::{ArticleState, ArticleWrite};
 pub use events::{DeliveryRow, EventRow, NewEvent};
 pub use items::{ItemRow, VersionRow};
 pub use outbox::{DeliveryListing, DueDelivery};
+pub use pack::Frames;
 pub use retention::{Pruned, Stats};
 pub use sources::{Moved, Outcome, PollRecord, SourceRow, SourceState};
 
@@ -97,7 +98,6 @@ pub struct SourceId(pub i64);
 
 pub struct Store {
     conn: Connection,
-    packer: pack::Packer,
 }
 
 impl Store {
@@ -126,10 +126,11 @@ impl Store {
         use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store {
-            conn,
-            packer: pack::Packer::new(),
-        };
+        // Each poll is written in a savepoint of its own; what a savepoint
+        // must be able to undo is kept in memory, not in a temporary file
+        // made and removed for every batch.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
     }

@@ -3,6 +3,12 @@
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
+use std::sync::{Mutex, MutexGuard};
+
+use zstd::bulk::Compressor;
+
+use crate::detect::Snapshot;
+
 /// Text shorter than this is stored as it is: compressing it rarely pays.
 const MIN_PACKED: usize = 1024;
 
@@ -21,13 +27,7 @@ pub(super) const ARTICLE: i64 = 4;
 /// A text column's value as written: the text, or its compressed frame.
 pub(super) enum Stored<'a> {
     Text(&'a str),
-    Packed(Vec<u8>),
-}
-
-impl Stored<'_> {
-    pub(super) fn is_packed(&self) -> bool {
-        matches!(self, Stored::Packed(_))
-    }
+    Packed(&'a [u8]),
 }
 
 impl rusqlite::ToSql for Stored<'_> {
@@ -39,32 +39,72 @@ impl rusqlite::ToSql for Stored<'_> {
     }
 }
 
-/// Compresses text, keeping one compression context for every call:
-/// setting one up costs about as much as compressing a story.
-pub(crate) struct Packer {
-    compressor: Option<zstd::bulk::Compressor<'static>>,
+/// Compression contexts kept between calls, one per thread compressing at
+/// the moment: setting one up costs about as much as compressing a story.
+static COMPRESSORS: Mutex<Vec<Compressor<'static>>> = Mutex::new(Vec::new());
+
+fn compressors() -> MutexGuard<'static, Vec<Compressor<'static>>> {
+    COMPRESSORS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Packer {
-    pub(super) fn new() -> Packer {
-        Packer {
-            compressor: zstd::bulk::Compressor::new(LEVEL).ok(),
+/// The frame `text` is stored as, when it is long and the frame is at
+/// least a tenth smaller; `None` stores it as it is.
+fn frame(text: &str) -> Option<Vec<u8>> {
+    if text.len() < MIN_PACKED {
+        return None;
+    }
+    let taken = compressors().pop();
+    let mut compressor = match taken {
+        Some(c) => c,
+        None => Compressor::new(LEVEL).ok()?,
+    };
+    let frame = compressor.compress(text.as_bytes()).ok();
+    compressors().push(compressor);
+    frame.filter(|f| f.len() * 10 <= text.len() * 9)
+}
+
+/// The long texts of one version, compressed before the write: the poll
+/// does it on its own thread, so the writer, which holds the database,
+/// only stores them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frames {
+    summary: Option<Vec<u8>>,
+    content: Option<Vec<u8>>,
+    article: Option<Vec<u8>>,
+}
+
+impl Frames {
+    pub fn of(snapshot: &Snapshot) -> Frames {
+        Frames {
+            summary: frame(&snapshot.summary),
+            content: frame(&snapshot.content),
+            article: frame(&snapshot.article),
         }
     }
 
-    /// Compresses `text` when it is long and the frame is at least a tenth smaller.
-    pub(super) fn pack<'a>(&mut self, text: &'a str) -> Stored<'a> {
-        let Some(compressor) = self
-            .compressor
-            .as_mut()
-            .filter(|_| text.len() >= MIN_PACKED)
-        else {
-            return Stored::Text(text);
+    /// The `packed` bits of a version stored with these frames.
+    pub(super) fn bits(&self) -> i64 {
+        [
+            (&self.summary, SUMMARY),
+            (&self.content, CONTENT),
+            (&self.article, ARTICLE),
+        ]
+        .iter()
+        .filter(|(f, _)| f.is_some())
+        .fold(0, |bits, (_, bit)| bits | bit)
+    }
+
+    /// The three text columns as written, in order: summary, content, article.
+    pub(super) fn columns<'a>(&'a self, snapshot: &'a Snapshot) -> [Stored<'a>; 3] {
+        let stored = |frame: &'a Option<Vec<u8>>, text: &'a str| match frame {
+            Some(frame) => Stored::Packed(frame),
+            None => Stored::Text(text),
         };
-        match compressor.compress(text.as_bytes()) {
-            Ok(frame) if frame.len() * 10 <= text.len() * 9 => Stored::Packed(frame),
-            _ => Stored::Text(text),
-        }
+        [
+            stored(&self.summary, &snapshot.summary),
+            stored(&self.content, &snapshot.content),
+            stored(&self.article, &snapshot.article),
+        ]
     }
 }
 
@@ -109,10 +149,14 @@ mod tests {
     #[test]
     fn long_repetitive_text_is_packed_and_comes_back() {
         let text = "A paragraph about social work. ".repeat(200);
-        let stored = Packer::new().pack(&text);
-        assert!(stored.is_packed());
-        let Stored::Packed(frame) = &stored else {
-            unreachable!()
+        let snapshot = Snapshot {
+            content: text.clone(),
+            ..Snapshot::default()
+        };
+        let frames = Frames::of(&snapshot);
+        assert_eq!(frames.bits(), CONTENT);
+        let Some(frame) = &frames.content else {
+            panic!("the content was not packed")
         };
         assert!(frame.len() < text.len() / 5);
         let back = unpack(ValueRef::Blob(frame), true).unwrap_or_default();
@@ -121,9 +165,8 @@ mod tests {
 
     #[test]
     fn short_text_stays_text() {
-        let mut packer = Packer::new();
-        assert!(!packer.pack("short").is_packed());
-        assert!(!packer.pack(&"x".repeat(MIN_PACKED - 1)).is_packed());
+        assert_eq!(frame("short"), None);
+        assert_eq!(frame(&"x".repeat(MIN_PACKED - 1)), None);
     }
 
     #[test]

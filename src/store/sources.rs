@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::pack::Packer;
+use super::pack::Frames;
 use super::{Result, SourceId, Store, StoreError, articles, events, items};
 use crate::detect::ItemWrite;
 use crate::event::format_time;
@@ -71,6 +71,9 @@ pub struct PollRecord {
     pub warning: Option<String>,
     /// Followed articles fetched (or tried) in this poll.
     pub articles: Vec<articles::ArticleWrite>,
+    /// The long texts of `writes`' new versions, compressed ahead, one per
+    /// write in order; a write without them is compressed as it is stored.
+    pub frames: Vec<Frames>,
 }
 
 /// One line of `sources`.
@@ -193,12 +196,11 @@ impl Store {
     /// its own: one poll that cannot be written is rolled back alone, and
     /// its result says why. A failure of the transaction itself fails all.
     pub fn record_polls(&mut self, recs: &[PollRecord]) -> Result<Vec<Result<()>>> {
-        let Store { conn, packer } = self;
-        let mut tx = conn.transaction()?;
+        let mut tx = self.conn.transaction()?;
         let mut results = Vec::with_capacity(recs.len());
         for rec in recs {
             let sp = tx.savepoint()?;
-            let written = write_poll(&sp, packer, rec);
+            let written = write_poll(&sp, rec);
             results.push(match written {
                 Ok(()) => sp.commit().map_err(StoreError::from),
                 // Dropping the savepoint rolls this poll back.
@@ -259,11 +261,11 @@ impl Store {
 }
 
 /// Everything one poll writes: the source's state, item versions, events.
-fn write_poll(tx: &Connection, packer: &mut Packer, rec: &PollRecord) -> Result<()> {
+fn write_poll(tx: &Connection, rec: &PollRecord) -> Result<()> {
     update_source(tx, rec)?;
     let at = format_time(rec.at);
-    for write in &rec.writes {
-        items::write_item(tx, packer, rec.source, write, &at)?;
+    for (n, write) in rec.writes.iter().enumerate() {
+        items::write_item(tx, rec.source, write, rec.frames.get(n), &at)?;
     }
     for article in &rec.articles {
         articles::write_article(tx, rec.source, article, &at)?;
