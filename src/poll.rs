@@ -58,6 +58,9 @@ pub type Commits = Arc<CommitQueue>;
 pub struct CommitQueue {
     queue: Mutex<Vec<QueuedCommit>>,
     writing: AtomicBool,
+    /// Set once the log sinks have nothing pending, as far as this process
+    /// knows: batches without events then leave them alone.
+    logs_flushed: AtomicBool,
 }
 
 impl CommitQueue {
@@ -92,7 +95,7 @@ fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config
         // A batch that panics is lost to its polls (each is told the
         // writer stopped), never to the polls queued behind it.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_queued(store, batch, config);
+            write_queued(store, batch, config, &commits.logs_flushed);
         }));
         if !commits.carry_on() {
             return;
@@ -101,8 +104,14 @@ fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config
 }
 
 /// Writes one batch of polls in one transaction, then hands the log sinks
-/// what was committed.
-fn write_queued(store: &Mutex<Store>, batch: Vec<QueuedCommit>, config: &Config) {
+/// what was committed (and anything left from before: the first batch of
+/// a process, or any after a failed delivery, always looks).
+fn write_queued(
+    store: &Mutex<Store>,
+    batch: Vec<QueuedCommit>,
+    config: &Config,
+    logs_flushed: &AtomicBool,
+) {
     if batch.is_empty() {
         return;
     }
@@ -115,13 +124,21 @@ fn write_queued(store: &Mutex<Store>, batch: Vec<QueuedCommit>, config: &Config)
             .collect(),
         Err(e) => records.iter().map(|_| Err(error_chain(&e))).collect(),
     };
-    if results.iter().any(Result::is_ok)
-        && let Err(e) = deliver::flush_log_sinks(&mut store, config)
-    {
-        warn!(
-            "delivery to a log sink failed, events stay queued: {}",
-            error_chain(&e)
-        );
+    let new_events = records
+        .iter()
+        .zip(&results)
+        .any(|(r, written)| written.is_ok() && !r.events.is_empty());
+    if new_events || !logs_flushed.load(Ordering::Acquire) {
+        match deliver::flush_log_sinks(&mut store, config) {
+            Ok(_) => logs_flushed.store(true, Ordering::Release),
+            Err(e) => {
+                logs_flushed.store(false, Ordering::Release);
+                warn!(
+                    "delivery to a log sink failed, events stay queued: {}",
+                    error_chain(&e)
+                );
+            }
+        }
     }
     drop(store);
     for (sender, result) in senders.into_iter().zip(results) {
