@@ -143,25 +143,31 @@ pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
 }
 
 /// The daemon's runtime: a worker per core, so a long diff or a slow sink
-/// never holds up the other sources' polls for long.
+/// never holds up the other sources' polls for long; blocking threads
+/// enough for parsing, the writer, pruning and report publishing at once.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
-    builder(tokio::runtime::Builder::new_multi_thread())
+    builder(tokio::runtime::Builder::new_multi_thread(), 2 * cores() + 2)
 }
 
 /// A one-off command's runtime: one thread drives every request, which
-/// costs far fewer thread hand-offs than a worker per core; parsing and the
-/// database still run on the blocking threads, one document per core.
+/// costs far fewer thread hand-offs than a worker per core. Blocking work
+/// is parsing and compressing (one document per core), the writer and short
+/// reads: a thread each is enough, and fewer threads mean fewer allocator
+/// arenas holding memory.
 pub(crate) fn command_runtime() -> Result<tokio::runtime::Runtime, AppError> {
-    builder(tokio::runtime::Builder::new_current_thread())
+    builder(tokio::runtime::Builder::new_current_thread(), cores() + 2)
 }
 
-fn builder(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, AppError> {
-    // Blocking work is parsing (bounded by cores) and short database calls
-    // that take turns on one connection: a few threads serve it, and fewer
-    // threads mean fewer allocator arenas holding memory.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn builder(
+    mut builder: tokio::runtime::Builder,
+    blocking_threads: usize,
+) -> Result<tokio::runtime::Runtime, AppError> {
     builder
-        .max_blocking_threads(2 * cores + 2)
+        .max_blocking_threads(blocking_threads)
         .enable_all()
         .build()
         .map_err(AppError::Runtime)

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_warning.sql"),
     include_str!("migrations/0006_articles.sql"),
     include_str!("migrations/0007_enclosure.sql"),
+    include_str!("migrations/0008_version_rows.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +191,81 @@ mod tests {
         let second = Store::open(&path).map(|s| s.schema_version().ok());
         assert_eq!(first.ok().flatten(), Some(MIGRATIONS.len() as i64));
         assert_eq!(second.ok().flatten(), Some(MIGRATIONS.len() as i64));
+    }
+
+    /// A database from before versions moved to a row-id table keeps
+    /// every version, text and compressed text alike.
+    #[test]
+    fn versions_survive_the_move_to_a_row_id_table() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("db.sqlite");
+        let long = "A paragraph about social work. ".repeat(100);
+        let frame = zstd::bulk::compress(long.as_bytes(), 1).unwrap_or_else(|e| panic!("{e}"));
+        {
+            let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            for sql in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap_or_else(|e| panic!("{e}"));
+            }
+            conn.pragma_update(None, "user_version", 7)
+                .unwrap_or_else(|e| panic!("{e}"));
+            conn.execute_batch(
+                "INSERT INTO source (id, name, url) VALUES (1, 'news', 'https://example.org/feed');
+                 INSERT INTO item (id, source_id, key, first_seen, last_seen, last_change,
+                                   current_version)
+                     VALUES (1, 1, 'story', 't1', 't2', 't2', 2);",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            for (version, content, packed) in [
+                (1, rusqlite::types::Value::Text("first".into()), 0),
+                (
+                    2,
+                    rusqlite::types::Value::Blob(frame.clone()),
+                    pack::CONTENT,
+                ),
+            ] {
+                conn.execute(
+                    "INSERT INTO version (item_id, version, seen_at, title, link, author,
+                                          summary, content, article, packed, enclosure_url)
+                     VALUES (1, ?1, 't', 'Title', 'https://example.org/1', '', 'sum', ?2, '',
+                             ?3, 'https://example.org/a.mp3')",
+                    rusqlite::params![version, content, packed],
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.schema_version().ok(), Some(MIGRATIONS.len() as i64));
+        let versions = store
+            .versions_of("news", "story")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(u32, &str, &str, &str)> = versions
+            .iter()
+            .map(|v| {
+                let s = &v.snapshot;
+                (
+                    v.version,
+                    s.content.as_str(),
+                    s.summary.as_str(),
+                    s.enclosure_url.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, long.as_str(), "sum", "https://example.org/a.mp3"),
+                (1, "first", "sum", "https://example.org/a.mp3")
+            ]
+        );
+        let table: String = store
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!table.contains("WITHOUT ROWID"), "{table}");
     }
 
     #[test]
