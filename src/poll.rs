@@ -1,19 +1,19 @@
 //! One poll of one source: fetch → read → detect → store (one transaction)
 //! → deliver to log sinks. Every failure ends here as that source's error.
 
+mod commit;
+mod report;
+
 use std::collections::HashMap;
 use std::error::Error;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use tokio::sync::oneshot;
 
 use chrono::{DateTime, Utc};
 use tracing::{info, instrument, warn};
 use url::Url;
 
 use crate::config::{Config, SourceConfig, SourceKind};
-use crate::deliver::{self, Router};
+use crate::deliver::Router;
 use crate::detect::{self, Rules};
 use crate::event::{Draft, EventKind, SourceRef};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
@@ -22,9 +22,11 @@ use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
 use crate::source::page::Page;
 use crate::source::{self, Document};
-use crate::store::{
-    ArticleState, Frames, NewEvent, Outcome, PollRecord, SourceState, Store, StoreError,
-};
+use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
+
+use commit::compress_ahead;
+pub use commit::{CommitQueue, Commits};
+pub use report::{PollReport, Summary};
 
 /// Feed types we ask for first; anything is accepted.
 pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -46,190 +48,8 @@ pub struct Poller {
     pub store: Arc<Mutex<Store>>,
     /// Woken after every commit, so sink workers send new events at once.
     pub outbox: Arc<tokio::sync::Notify>,
-    /// Polls waiting to be written; see [`write_all_queued`].
+    /// Polls waiting to be written; see [`CommitQueue`].
     pub commits: Commits,
-}
-
-/// Poll records waiting for the database, each with where its result goes.
-pub type Commits = Arc<CommitQueue>;
-
-/// Polls waiting to be written, and whether a writer is at work on them.
-#[derive(Default)]
-pub struct CommitQueue {
-    queue: Mutex<Vec<QueuedCommit>>,
-    writing: AtomicBool,
-    /// Set once the log sinks have nothing pending, as far as this process
-    /// knows: batches without events then leave them alone.
-    logs_flushed: AtomicBool,
-}
-
-impl CommitQueue {
-    fn queue(&self) -> MutexGuard<'_, Vec<QueuedCommit>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn push(&self, commit: QueuedCommit) {
-        self.queue().push(commit);
-    }
-
-    /// Becomes the writer unless one is already at work.
-    fn start_writing(&self) -> bool {
-        !self.writing.swap(true, Ordering::AcqRel)
-    }
-
-    /// Stops being the writer, unless polls were queued meanwhile and no
-    /// other writer has started for them: then this one carries on.
-    fn carry_on(&self) -> bool {
-        self.writing.store(false, Ordering::Release);
-        !self.queue().is_empty() && self.start_writing()
-    }
-}
-
-/// Writes queued polls until none are left, one writer at a time. Polls
-/// that finish while a batch is written queue up and go in the next
-/// transaction together (a savepoint each), so a busy moment costs one
-/// commit and one thread, not one of each per poll.
-fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config) {
-    loop {
-        let batch = std::mem::take(&mut *commits.queue());
-        // A batch that panics is lost to its polls (each is told the
-        // writer stopped), never to the polls queued behind it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_queued(store, batch, config, &commits.logs_flushed);
-        }));
-        if !commits.carry_on() {
-            return;
-        }
-    }
-}
-
-/// Writes one batch of polls in one transaction, then hands the log sinks
-/// what was committed (and anything left from before: the first batch of
-/// a process, or any after a failed delivery, always looks).
-fn write_queued(
-    store: &Mutex<Store>,
-    batch: Vec<QueuedCommit>,
-    config: &Config,
-    logs_flushed: &AtomicBool,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut store = lock(store);
-    let (records, senders): (Vec<PollRecord>, Vec<_>) = batch.into_iter().unzip();
-    let results: Vec<Result<(), String>> = match store.record_polls(&records) {
-        Ok(results) => results
-            .into_iter()
-            .map(|r| r.map_err(|e| error_chain(&e)))
-            .collect(),
-        Err(e) => records.iter().map(|_| Err(error_chain(&e))).collect(),
-    };
-    let new_events = records
-        .iter()
-        .zip(&results)
-        .any(|(r, written)| written.is_ok() && !r.events.is_empty());
-    if new_events || !logs_flushed.load(Ordering::Acquire) {
-        match deliver::flush_log_sinks(&mut store, config) {
-            Ok(_) => logs_flushed.store(true, Ordering::Release),
-            Err(e) => {
-                logs_flushed.store(false, Ordering::Release);
-                warn!(
-                    "delivery to a log sink failed, events stay queued: {}",
-                    error_chain(&e)
-                );
-            }
-        }
-    }
-    drop(store);
-    for (sender, result) in senders.into_iter().zip(results) {
-        let _ = sender.send(result);
-    }
-}
-
-type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
-
-/// Compresses the texts of a poll's new versions on a blocking thread, so
-/// that the writer, one at a time, does not. A poll whose task is lost
-/// records nothing, and the next poll finds the same changes.
-async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, String> {
-    if !rec.writes.iter().any(|w| w.new_version.is_some()) {
-        return Ok(rec);
-    }
-    // Compressing is CPU work, as parsing is: it takes a parser's turn.
-    let _turn = PARSES.acquire().await.ok();
-    let writes = std::mem::take(&mut rec.writes);
-    let (writes, frames) = tokio::task::spawn_blocking(move || {
-        let frames = writes
-            .iter()
-            .map(|w| {
-                w.new_version
-                    .as_ref()
-                    .map(|(_, snapshot)| Frames::of(snapshot))
-                    .unwrap_or_default()
-            })
-            .collect();
-        (writes, frames)
-    })
-    .await
-    .map_err(|e| format!("compressing the new versions failed: {e}"))?;
-    rec.writes = writes;
-    rec.frames = frames;
-    Ok(rec)
-}
-
-/// How a poll went, for the caller's summary and exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollReport {
-    pub source: String,
-    pub result: Result<Summary, String>,
-    /// No poll of this source before then (Retry-After, backoff, cache hints).
-    pub not_before: Option<DateTime<Utc>>,
-    /// No request to this source's host before then (a 429 with Retry-After).
-    pub host_not_before: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Summary {
-    pub not_modified: bool,
-    pub items: usize,
-    pub new_versions: usize,
-    pub events: usize,
-    pub baseline: bool,
-    /// Followed articles that could not be read (each logged with its item).
-    pub article_errors: usize,
-}
-
-impl std::fmt::Display for PollReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.result {
-            Err(e) => write!(f, "{}: error: {e}", self.source),
-            Ok(s) => {
-                let plural =
-                    |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-                if s.not_modified {
-                    write!(f, "{}: not modified", self.source)?;
-                    if s.new_versions > 0 || s.events > 0 {
-                        let versions = plural(s.new_versions, "new version");
-                        write!(f, ", {versions}, {}", plural(s.events, "event"))?;
-                    }
-                } else {
-                    write!(
-                        f,
-                        "{}: {}, {}, {}{}",
-                        self.source,
-                        plural(s.items, "item"),
-                        plural(s.new_versions, "new version"),
-                        plural(s.events, "event"),
-                        if s.baseline { " (baseline)" } else { "" }
-                    )?;
-                }
-                if s.article_errors > 0 {
-                    write!(f, ", {} not read", plural(s.article_errors, "article"))?;
-                }
-                Ok(())
-            }
-        }
-    }
 }
 
 /// Joins an error and its causes into one line: "outer: inner: root".
@@ -800,19 +620,7 @@ impl Step<'_> {
 
     async fn commit(&self, rec: PollRecord) -> Result<(), String> {
         let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
-        let (sender, result) = oneshot::channel();
-        self.poller.commits.push((rec, sender));
-        if self.poller.commits.start_writing() {
-            let (store, commits, config) = (
-                Arc::clone(&self.poller.store),
-                Arc::clone(&self.poller.commits),
-                Arc::clone(self.config),
-            );
-            tokio::task::spawn_blocking(move || write_all_queued(&store, &commits, &config));
-        }
-        result.await.unwrap_or_else(|_| {
-            Err("the database writer stopped before this poll was written".into())
-        })?;
+        commit::commit(self.poller, self.config, rec).await?;
         kinds.into_iter().for_each(|k| METRICS.change(k));
         self.poller.outbox.notify_waiters();
         Ok(())

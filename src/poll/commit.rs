@@ -1,0 +1,161 @@
+//! Writing polls: one writer at a time takes every queued poll record into
+//! one transaction; texts are compressed before they reach it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use super::{PARSES, Poller, error_chain, lock};
+use crate::config::Config;
+use crate::deliver;
+use crate::store::{Frames, PollRecord, Store};
+
+/// Poll records waiting for the database, each with where its result goes.
+pub type Commits = Arc<CommitQueue>;
+
+/// Polls waiting to be written, and whether a writer is at work on them.
+#[derive(Default)]
+pub struct CommitQueue {
+    queue: Mutex<Vec<QueuedCommit>>,
+    writing: AtomicBool,
+    /// Set once the log sinks have nothing pending, as far as this process
+    /// knows: batches without events then leave them alone.
+    logs_flushed: AtomicBool,
+}
+
+impl CommitQueue {
+    fn queue(&self) -> MutexGuard<'_, Vec<QueuedCommit>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, commit: QueuedCommit) {
+        self.queue().push(commit);
+    }
+
+    /// Becomes the writer unless one is already at work.
+    fn start_writing(&self) -> bool {
+        !self.writing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Stops being the writer, unless polls were queued meanwhile and no
+    /// other writer has started for them: then this one carries on.
+    fn carry_on(&self) -> bool {
+        self.writing.store(false, Ordering::Release);
+        !self.queue().is_empty() && self.start_writing()
+    }
+}
+
+/// Writes queued polls until none are left, one writer at a time. Polls
+/// that finish while a batch is written queue up and go in the next
+/// transaction together (a savepoint each), so a busy moment costs one
+/// commit and one thread, not one of each per poll.
+fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config) {
+    loop {
+        let batch = std::mem::take(&mut *commits.queue());
+        // A batch that panics is lost to its polls (each is told the
+        // writer stopped), never to the polls queued behind it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_queued(store, batch, config, &commits.logs_flushed);
+        }));
+        if !commits.carry_on() {
+            return;
+        }
+    }
+}
+
+/// Writes one batch of polls in one transaction, then hands the log sinks
+/// what was committed (and anything left from before: the first batch of
+/// a process, or any after a failed delivery, always looks).
+fn write_queued(
+    store: &Mutex<Store>,
+    batch: Vec<QueuedCommit>,
+    config: &Config,
+    logs_flushed: &AtomicBool,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut store = lock(store);
+    let (records, senders): (Vec<PollRecord>, Vec<_>) = batch.into_iter().unzip();
+    let results: Vec<Result<(), String>> = match store.record_polls(&records) {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| r.map_err(|e| error_chain(&e)))
+            .collect(),
+        Err(e) => records.iter().map(|_| Err(error_chain(&e))).collect(),
+    };
+    let new_events = records
+        .iter()
+        .zip(&results)
+        .any(|(r, written)| written.is_ok() && !r.events.is_empty());
+    if new_events || !logs_flushed.load(Ordering::Acquire) {
+        match deliver::flush_log_sinks(&mut store, config) {
+            Ok(_) => logs_flushed.store(true, Ordering::Release),
+            Err(e) => {
+                logs_flushed.store(false, Ordering::Release);
+                warn!(
+                    "delivery to a log sink failed, events stay queued: {}",
+                    error_chain(&e)
+                );
+            }
+        }
+    }
+    drop(store);
+    for (sender, result) in senders.into_iter().zip(results) {
+        let _ = sender.send(result);
+    }
+}
+
+type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
+
+/// Compresses the texts of a poll's new versions on a blocking thread, so
+/// that the writer, one at a time, does not. A poll whose task is lost
+/// records nothing, and the next poll finds the same changes.
+pub(super) async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, String> {
+    if !rec.writes.iter().any(|w| w.new_version.is_some()) {
+        return Ok(rec);
+    }
+    // Compressing is CPU work, as parsing is: it takes a parser's turn.
+    let _turn = PARSES.acquire().await.ok();
+    let writes = std::mem::take(&mut rec.writes);
+    let (writes, frames) = tokio::task::spawn_blocking(move || {
+        let frames = writes
+            .iter()
+            .map(|w| {
+                w.new_version
+                    .as_ref()
+                    .map(|(_, snapshot)| Frames::of(snapshot))
+                    .unwrap_or_default()
+            })
+            .collect();
+        (writes, frames)
+    })
+    .await
+    .map_err(|e| format!("compressing the new versions failed: {e}"))?;
+    rec.writes = writes;
+    rec.frames = frames;
+    Ok(rec)
+}
+
+/// Queues a poll record and waits until it is written (or could not be).
+pub(super) async fn commit(
+    poller: &Poller,
+    config: &Arc<Config>,
+    rec: PollRecord,
+) -> Result<(), String> {
+    let (sender, result) = oneshot::channel();
+    poller.commits.push((rec, sender));
+    if poller.commits.start_writing() {
+        let (store, commits, config) = (
+            Arc::clone(&poller.store),
+            Arc::clone(&poller.commits),
+            Arc::clone(config),
+        );
+        tokio::task::spawn_blocking(move || write_all_queued(&store, &commits, &config));
+    }
+    result
+        .await
+        .unwrap_or_else(|_| Err("the database writer stopped before this poll was written".into()))
+}
