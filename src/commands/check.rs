@@ -125,6 +125,11 @@ fn lanes(sources: Vec<Planned>, per_host: usize) -> Vec<Vec<Planned>> {
     let mut hosts: Vec<Vec<Planned>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for planned in sources {
+        // A file has no connection to share: each is a lane of its own.
+        if planned.0.url.host_str().is_none() {
+            hosts.push(vec![planned]);
+            continue;
+        }
         let key = planned.0.host_key();
         let at = *index.entry(key).or_insert_with(|| {
             hosts.push(Vec::new());
@@ -264,5 +269,19 @@ mod tests {
         assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), 100);
         let one = super::lanes(planned(&[("a.example", 100)]), 1);
         assert_eq!(one.len(), 1);
+    }
+
+    #[test]
+    fn files_have_no_connection_to_share() {
+        let text = "[[source]]\nname = \"a\"\nurl = \"file:///srv/a.xml\"\n\
+                    [[source]]\nname = \"b\"\nurl = \"file:///srv/b.xml\"\n";
+        let config = parse_str(text, Path::new("feedwatch.toml"), &Dirs::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let planned = config
+            .sources
+            .into_iter()
+            .map(|s| (Arc::new(s), None))
+            .collect();
+        assert_eq!(names(&lanes(planned, 2)), [["a"], ["b"]]);
     }
 }
