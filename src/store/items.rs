@@ -69,6 +69,20 @@ impl Store {
         source: SourceId,
         keys: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, Held>> {
+        // One read transaction for every lookup: each statement outside one
+        // would take and release the database's locks on its own, ten times
+        // for a ten-item feed seen for the first time.
+        let tx = self.conn.unchecked_transaction()?;
+        let held = self.held_in_transaction(source, keys)?;
+        tx.commit()?;
+        Ok(held)
+    }
+
+    fn held_in_transaction<'a>(
+        &self,
+        source: SourceId,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, Held>> {
         let mut held = HashMap::new();
         let mut present = self.conn.prepare_cached(&format!(
             "SELECT i.key, i.current_version, i.present, i.position, {SNAPSHOT_COLUMNS} FROM item i
