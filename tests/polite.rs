@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use common::*;
 
@@ -212,4 +214,41 @@ fn a_check_asks_one_host_over_one_kept_connection() {
     );
     let closing: Vec<Option<&str>> = second.iter().map(|r| r.header("connection")).collect();
     assert_eq!(closing, [None, None, Some("close")], "{second:#?}");
+}
+
+/// The daemon's polls of a host are seconds or minutes apart: after a first
+/// fetch (no validators) the connection is closed, and after a conditional
+/// request it is kept for the host's next poll.
+#[test]
+fn the_daemon_keeps_a_connection_after_a_conditional_request() {
+    let server = TestServer::start();
+    server.keep_connections();
+    server.set("/feed.xml", Response::rss(clean_feed()));
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
+         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n",
+        server.url("/feed.xml")
+    ));
+    let mut daemon = fw.spawn_daemon();
+    let polled = daemon.wait_for_hits(&server, "/feed.xml", 4, Duration::from_secs(60));
+    daemon.signal("TERM");
+    let code = daemon.wait_exit(Duration::from_secs(20));
+    assert!(polled, "fewer than 4 polls\n{}", daemon.stderr());
+    assert_eq!(code, 0, "{}", daemon.stderr());
+
+    let requests = server.requests("/feed.xml");
+    let first = &requests[0];
+    assert_eq!(first.header("if-none-match"), None, "{first:#?}");
+    assert_eq!(first.header("connection"), Some("close"), "{first:#?}");
+    let later = &requests[1..];
+    for r in later {
+        assert_eq!(r.status, 304, "{r:#?}");
+        assert_eq!(r.header("connection"), None, "{r:#?}");
+    }
+    assert!(
+        later.iter().all(|r| r.connection == later[0].connection),
+        "conditional polls came on more than one connection: {later:#?}"
+    );
+    assert_ne!(later[0].connection, first.connection);
 }
