@@ -10,10 +10,15 @@ use chrono::{DateTime, Utc};
 use common::*;
 
 fn watch(server: &TestServer, path: &str) -> Feedwatch {
+    watch_every(server, path, "15m")
+}
+
+/// One source, `news`, at `path`, polled every `interval`.
+fn watch_every(server: &TestServer, path: &str, interval: &str) -> Feedwatch {
     let fw = Feedwatch::new();
     fw.write_config(&format!(
-        "[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
-         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"15m\"\n",
+        "{}\n[[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"{interval}\"\n",
+        journal_config(""),
         server.url(path)
     ));
     fw
@@ -177,8 +182,7 @@ fn a_check_asks_one_host_over_one_kept_connection() {
     let server = TestServer::start();
     server.keep_connections();
     let paths = ["/a.xml", "/b.xml", "/c.xml"];
-    let mut config =
-        String::from("[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n");
+    let mut config = journal_config("");
     for (n, path) in paths.iter().enumerate() {
         server.set(path, Response::rss(clean_feed()));
         config.push_str(&format!(
@@ -224,12 +228,7 @@ fn the_daemon_keeps_a_connection_after_a_conditional_request() {
     let server = TestServer::start();
     server.keep_connections();
     server.set("/feed.xml", Response::rss(clean_feed()));
-    let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
-         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n",
-        server.url("/feed.xml")
-    ));
+    let fw = watch_every(&server, "/feed.xml", "1s");
     let mut daemon = fw.spawn_daemon();
     let polled = daemon.wait_for_hits(&server, "/feed.xml", 4, Duration::from_secs(60));
     daemon.signal("TERM");

@@ -54,10 +54,10 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
         .await
         .ok()
         .filter(|states| states.len() == sources.len());
-        let mut states = states.map(Vec::into_iter);
+        let mut states = states.into_iter().flatten();
         let planned = sources
             .into_iter()
-            .map(|source| (source, states.as_mut().and_then(Iterator::next)))
+            .map(|source| (source, states.next()))
             .collect();
         let queue = Mutex::new(VecDeque::from(lanes(planned, config.settings.per_host)));
         let next_lane = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
