@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::config::SourceConfig;
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
-use crate::polite::Limits;
+use crate::polite::{self, Limits};
 use crate::poll::error_chain;
 use crate::source::page;
 use crate::store::{ArticleState, ArticleWrite};
@@ -110,6 +110,9 @@ impl Following<'_> {
     ) -> Followed {
         let mut out = Followed::default();
         let started = std::time::Instant::now();
+        // Hosts that answered 429 in this round: asked for nothing more.
+        let mut throttled: Vec<String> = Vec::new();
+        let mut waiting = 0;
         for item in wanted {
             if started.elapsed() > BUDGET {
                 tracing::info!(
@@ -118,6 +121,10 @@ impl Following<'_> {
                 );
                 break;
             }
+            if throttled.contains(&host_of(&item.link)) {
+                waiting += 1;
+                continue;
+            }
             let stored = states
                 .get(&item.key)
                 .filter(|s| s.url.as_deref() == Some(item.link.as_str()))
@@ -125,8 +132,14 @@ impl Following<'_> {
                 .unwrap_or_default();
             let (write, text) = match self.read(&item.link, &stored).await {
                 Ok((validators, text)) => (Some(validators), text),
-                Err(error) => {
+                Err(Unread {
+                    error,
+                    throttled: asked_to_wait,
+                }) => {
                     warn!(item = %item.key, link = %item.link, "article not read: {error}");
+                    if asked_to_wait {
+                        throttled.push(host_of(&item.link));
+                    }
                     out.errors.push((item.key.clone(), error.clone()));
                     out.writes.push(ArticleWrite {
                         key: item.key,
@@ -148,6 +161,11 @@ impl Following<'_> {
                 error: None,
             });
         }
+        if waiting > 0 {
+            warn!(
+                "{waiting} articles wait for the next poll: their site answered 429 Too Many Requests"
+            );
+        }
         out
     }
 
@@ -157,12 +175,10 @@ impl Following<'_> {
         &self,
         link: &str,
         validators: &Validators,
-    ) -> Result<(Validators, Option<String>), String> {
-        let url = Url::parse(link).map_err(|e| format!("the link {link:?} is not a URL ({e})"))?;
-        let host = url
-            .host_str()
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
+    ) -> Result<(Validators, Option<String>), Unread> {
+        let url = Url::parse(link)
+            .map_err(|e| Unread::from(format!("the link {link:?} is not a URL ({e})")))?;
+        let host = host_key(&url);
         let _slot = match self.limits {
             Some(limits) => limits.acquire(&host).await,
             None => None,
@@ -182,7 +198,22 @@ impl Following<'_> {
         {
             Ok(FetchOutcome::NotModified { validators, .. }) => return Ok((validators, None)),
             Ok(FetchOutcome::Fetched(fetched)) => fetched,
-            Err(e) => return Err(error_chain(&e)),
+            Err(e) => {
+                let throttled = e.status() == Some(429);
+                // Its Retry-After holds every request to the host, the
+                // feed's own and other sources' included, as a feed's would.
+                let wait = e
+                    .retry_after()
+                    .filter(|_| throttled)
+                    .and_then(|v| polite::retry_delay(v, std::time::SystemTime::now()));
+                if let (Some(limits), Some(wait)) = (self.limits, wait) {
+                    limits.pause_host(&host, Utc::now() + wait);
+                }
+                return Err(Unread {
+                    error: error_chain(&e),
+                    throttled,
+                });
+            }
         };
         let select = self.source.article_select.clone();
         let final_url = fetched.final_url.clone();
@@ -197,10 +228,38 @@ impl Following<'_> {
             )
         })
         .await
-        .map_err(|e| format!("the article reader failed: {e}"))?
-        .map_err(|e| format!("{}: {}", fetched.final_url, error_chain(&e)))?;
+        .map_err(|e| Unread::from(format!("the article reader failed: {e}")))?
+        .map_err(|e| Unread::from(format!("{}: {}", fetched.final_url, error_chain(&e))))?;
         Ok((fetched.validators, Some(text)))
     }
+}
+
+/// Why an article was not read.
+#[derive(Debug)]
+pub struct Unread {
+    pub error: String,
+    /// Its site answered 429: nothing more is asked of it in this round.
+    pub throttled: bool,
+}
+
+impl From<String> for Unread {
+    fn from(error: String) -> Unread {
+        Unread {
+            error,
+            throttled: false,
+        }
+    }
+}
+
+/// The host of a link, as the per-host limits name it.
+fn host_of(link: &str) -> String {
+    Url::parse(link).map(|u| host_key(&u)).unwrap_or_default()
+}
+
+fn host_key(url: &Url) -> String {
+    url.host_str()
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -441,3 +441,80 @@ fn one_unreadable_article_never_stops_the_others() {
         .set(ARTICLES[1].1, html(&fixture(ARTICLES[1].2)));
     assert!(watch.check().is_empty());
 }
+
+#[test]
+fn a_site_that_answers_429_is_asked_for_no_more_articles_in_that_poll() {
+    let watch = Watch::baselined("");
+    let (_, first, _) = ARTICLES[0];
+    watch.server.set(
+        first,
+        Response::new(429)
+            .header("Retry-After", "1")
+            .body("slow down"),
+    );
+    watch.edit_article(2, "a more manageable 18.", "a more manageable 21.");
+    let out = watch.fw.run(&["check"]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("429"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("2 articles wait for the next poll"),
+        "{}",
+        out.stderr
+    );
+    // Baseline and this poll: the throttled article was asked once more,
+    // the others not at all.
+    assert_eq!(watch.server.hits(first), 2);
+    for (_, path, _) in &ARTICLES[1..] {
+        assert_eq!(watch.server.hits(path), 1, "{path}");
+    }
+    assert!(watch.fw.events().is_empty());
+
+    // Once the site is willing again, the poll reads them all, and the edit
+    // made meanwhile is caught.
+    watch.server.set(first, html(&fixture(ARTICLES[0].2)));
+    let events = watch.check();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["item"]["key"], "p-3");
+    assert_eq!(events[0]["changes"][0]["field"], "article");
+}
+
+#[test]
+fn an_article_429_with_retry_after_holds_back_the_next_source_on_that_host() {
+    let watch = Watch::baselined("");
+    watch.server.set(
+        "/other.xml",
+        Response::rss(common::hostile::rss(&[("o-1", "One")])),
+    );
+    watch.fw.write_config(&format!(
+        r#"{}
+[[source]]
+name = "{NAME}"
+url = "{}"
+type = "feed"
+follow_links = true
+
+[[source]]
+name = "other"
+url = "{}"
+type = "feed"
+"#,
+        journal_config("allow_private_links = true"),
+        watch.server.url(FEED),
+        watch.server.url("/other.xml"),
+    ));
+    let (_, first, _) = ARTICLES[0];
+    watch.server.set(
+        first,
+        Response::new(429)
+            .header("Retry-After", "2")
+            .body("slow down"),
+    );
+    watch.fw.run(&["check"]).assert_code(0);
+    let throttled = watch.server.requests(first);
+    let other = watch.server.requests("/other.xml");
+    assert_eq!((throttled.len(), other.len()), (2, 1));
+    // The same host's next source waited out the Retry-After (whole
+    // seconds, so at least one of the two had passed).
+    let waited = other[0].at.duration_since(throttled[1].at);
+    assert!(waited >= Duration::from_millis(1000), "{waited:?}");
+}

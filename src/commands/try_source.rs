@@ -130,6 +130,7 @@ async fn first_articles(
                 .map(|(_, text)| {
                     crate::text::apply_ignore(&text.unwrap_or_default(), &source.ignore)
                 })
+                .map_err(|unread| unread.error)
         };
         out.push(read);
     }
