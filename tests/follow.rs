@@ -111,6 +111,17 @@ follow_links = true
         self.server
             .set(path, html(&replace(&fixture(page), from, to)));
     }
+
+    /// Article `n` answers with `response` instead of its page.
+    fn answer(&self, n: usize, response: Response) {
+        self.server.set(ARTICLES[n].1, response);
+    }
+
+    /// Article `n` is its page again.
+    fn restore(&self, n: usize) {
+        self.server
+            .set(ARTICLES[n].1, html(&fixture(ARTICLES[n].2)));
+    }
 }
 
 const FIGURE_BEFORE: &str = "up to 24 Frontline participants";
@@ -412,13 +423,8 @@ fn turning_following_on_reads_the_articles_quietly() {
 #[test]
 fn one_unreadable_article_never_stops_the_others() {
     let watch = Watch::baselined("");
-    let (_, broken, _) = ARTICLES[0];
-    watch
-        .server
-        .set(broken, Response::new(500).body("database down"));
-    watch
-        .server
-        .set(ARTICLES[1].1, Response::new(404).body("gone"));
+    watch.answer(0, Response::new(500).body("database down"));
+    watch.answer(1, Response::new(404).body("gone"));
     watch.edit_article(2, "a more manageable 18.", "a more manageable 21.");
     let out = watch.fw.run(&["check"]);
     out.assert_code(0);
@@ -435,10 +441,8 @@ fn one_unreadable_article_never_stops_the_others() {
     assert_eq!(events[0]["changes"][0]["field"], "article");
 
     // The failed ones kept their articles: readable again, unchanged, nothing to say.
-    watch.server.set(broken, html(&fixture(ARTICLES[0].2)));
-    watch
-        .server
-        .set(ARTICLES[1].1, html(&fixture(ARTICLES[1].2)));
+    watch.restore(0);
+    watch.restore(1);
     assert!(watch.check().is_empty());
 }
 
@@ -446,8 +450,8 @@ fn one_unreadable_article_never_stops_the_others() {
 fn a_site_that_answers_429_is_asked_for_no_more_articles_in_that_poll() {
     let watch = Watch::baselined("");
     let (_, first, _) = ARTICLES[0];
-    watch.server.set(
-        first,
+    watch.answer(
+        0,
         Response::new(429)
             .header("Retry-After", "1")
             .body("slow down"),
@@ -471,7 +475,7 @@ fn a_site_that_answers_429_is_asked_for_no_more_articles_in_that_poll() {
 
     // Once the site is willing again, the poll reads them all, and the edit
     // made meanwhile is caught.
-    watch.server.set(first, html(&fixture(ARTICLES[0].2)));
+    watch.restore(0);
     let events = watch.check();
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["item"]["key"], "p-3");
