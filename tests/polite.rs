@@ -4,9 +4,12 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::hostile;
 use common::*;
 
 fn watch(server: &TestServer, path: &str) -> Feedwatch {
@@ -250,4 +253,44 @@ fn the_daemon_keeps_a_connection_after_a_conditional_request() {
         "conditional polls came on more than one connection: {later:#?}"
     );
     assert_ne!(later[0].connection, first.connection);
+}
+
+/// `check` asks a host for its sources one after another, but a source that
+/// is slow to answer hands the rest to a free worker: the host's other
+/// sources are asked while it is still waited on.
+#[test]
+fn a_slow_source_does_not_hold_up_the_rest_of_its_host() {
+    let server = TestServer::start();
+    let hits = server.hit_counter();
+    let others_first = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&others_first);
+    let release = move || {
+        let done = hits("/b.xml") + hits("/c.xml") == 2;
+        flag.fetch_or(done, Ordering::SeqCst);
+        done
+    };
+    server.set_raw(
+        "/slow.xml",
+        hostile::held_until(release, Duration::from_secs(20)),
+    );
+    let mut config = journal_config("");
+    for (name, path) in [("slow", "/slow.xml"), ("b", "/b.xml"), ("c", "/c.xml")] {
+        if path != "/slow.xml" {
+            server.set(path, Response::rss(clean_feed()));
+        }
+        config.push_str(&format!(
+            "\n[[source]]\nname = \"{name}\"\nurl = \"{}\"\ninterval = \"15m\"\n",
+            server.url(path)
+        ));
+    }
+    let fw = Feedwatch::new();
+    fw.write_config(&config);
+    let out = fw.run(&["check"]);
+    out.assert_code(0);
+    assert!(
+        others_first.load(Ordering::SeqCst),
+        "the host's other sources waited for the slow one: {}",
+        out.stdout
+    );
+    assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::Utc;
 
@@ -59,27 +60,30 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
             .into_iter()
             .map(|source| (source, states.next()))
             .collect();
-        let queue = Mutex::new(VecDeque::from(lanes(planned, config.settings.per_host)));
-        let next_lane = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let lanes = Lanes::new(lanes(planned, config.settings.per_host));
         let workers = (0..config.settings.concurrency.max(1)).map(|_| async {
             let mut reports = Vec::new();
-            while let Some(lane) = next_lane() {
-                let last = lane.len().saturating_sub(1);
-                for (i, (source, state)) in lane.into_iter().enumerate() {
-                    let (poller, router, limits, config) = (&poller, &router, &limits, &config);
-                    let next = Some(Utc::now() + source.schedule.nominal_interval());
-                    reports.push(match state {
-                        Some(state) => {
-                            let known = Known {
-                                state,
-                                keep_alive: i < last,
-                            };
-                            poll::poll_from(poller, config, router, limits, &source, known, next)
-                                .await
+            while let Some(mut lane) = lanes.next().await {
+                while let Some((source, state)) = lane.pop_front() {
+                    let more = !lane.is_empty();
+                    let poll =
+                        poll_planned(&poller, &config, &router, &limits, source, state, more);
+                    tokio::pin!(poll);
+                    // A slow answer hands the rest of the lane to a worker
+                    // that is free, if any, while this one waits for it.
+                    let mut handed = !more;
+                    let report = loop {
+                        tokio::select! {
+                            report = &mut poll => break report,
+                            () = tokio::time::sleep(SLOW), if !handed => {
+                                handed = true;
+                                lanes.hand_back(std::mem::take(&mut lane));
+                            }
                         }
-                        None => poll::poll(poller, config, router, limits, &source, next).await,
-                    });
+                    };
+                    reports.push(report);
                 }
+                lanes.finished();
             }
             reports
         });
@@ -110,6 +114,102 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
 }
 
 type Planned = (Arc<SourceConfig>, Option<SourceState>);
+
+/// One source of a lane: keeping the connection when the lane has `more` to
+/// ask of the host.
+async fn poll_planned(
+    poller: &Poller,
+    config: &Arc<Config>,
+    router: &Router,
+    limits: &Limits,
+    source: Arc<SourceConfig>,
+    state: Option<SourceState>,
+    more: bool,
+) -> PollReport {
+    let next = Some(Utc::now() + source.schedule.nominal_interval());
+    match state {
+        Some(state) => {
+            let known = Known {
+                state,
+                keep_alive: more,
+            };
+            poll::poll_from(poller, config, router, limits, &source, known, next).await
+        }
+        None => poll::poll(poller, config, router, limits, &source, next).await,
+    }
+}
+
+/// A poll taking longer than this hands the rest of its lane to another
+/// worker: one slow or hanging source does not hold up its host's others
+/// (which still keep to the per-host limits).
+const SLOW: Duration = Duration::from_secs(3);
+
+/// The lanes of a check, shared by its workers.
+struct Lanes {
+    state: Mutex<LaneState>,
+    changed: tokio::sync::Notify,
+}
+
+struct LaneState {
+    waiting: VecDeque<VecDeque<Planned>>,
+    /// Lanes being polled, any of which may yet hand its rest back.
+    running: usize,
+}
+
+impl Lanes {
+    fn new(lanes: Vec<Vec<Planned>>) -> Lanes {
+        Lanes {
+            state: Mutex::new(LaneState {
+                waiting: lanes.into_iter().map(VecDeque::from).collect(),
+                running: 0,
+            }),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next lane to poll, waiting while none is left but some running
+    /// lane may still hand its rest back; `None` when all are done.
+    async fn next(&self) -> Option<VecDeque<Planned>> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if let Some(lane) = state.waiting.pop_front() {
+                    state.running += 1;
+                    return Some(lane);
+                }
+                if state.running == 0 {
+                    return None;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// The rest of a lane whose poll is slow, first in line for the next
+    /// free worker.
+    fn hand_back(&self, rest: VecDeque<Planned>) {
+        if rest.is_empty() {
+            return;
+        }
+        self.lock().waiting.push_front(rest);
+        self.changed.notify_one();
+    }
+
+    /// A lane taken by `next` is done.
+    fn finished(&self) {
+        let mut state = self.lock();
+        state.running = state.running.saturating_sub(1);
+        drop(state);
+        self.changed.notify_waiters();
+    }
+}
 
 /// Sources of one host polled one after another before a second lane is
 /// opened for it.
@@ -283,5 +383,28 @@ mod tests {
             .map(|s| (Arc::new(s), None))
             .collect();
         assert_eq!(names(&lanes(planned, 2)), [["a"], ["b"]]);
+    }
+
+    #[tokio::test]
+    async fn a_lane_handed_back_goes_to_a_waiting_worker() {
+        use futures_util::FutureExt;
+
+        let lanes = Lanes::new(lanes(planned(&[("a.example", 3)]), 2));
+        let mut taken = lanes.next().await.expect("the host's lane");
+        taken.pop_front();
+        // Nothing waits, but the running lane may still hand its rest back.
+        let second = lanes.next();
+        tokio::pin!(second);
+        assert!((&mut second).now_or_never().is_none());
+        lanes.hand_back(std::mem::take(&mut taken));
+        let rest = second.await.expect("the rest of the lane");
+        let rest: Vec<&str> = rest.iter().map(|(s, _)| s.name.as_str()).collect();
+        assert_eq!(rest, ["a.example-1", "a.example-2"]);
+        lanes.finished();
+        let third = lanes.next();
+        tokio::pin!(third);
+        assert!((&mut third).now_or_never().is_none(), "one lane still runs");
+        lanes.finished();
+        assert!(third.await.is_none());
     }
 }

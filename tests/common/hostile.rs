@@ -56,6 +56,30 @@ fn head(status: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// A small feed, answered only once `release` says so (asked every 20 ms),
+/// or after `give_up`: a source slow for as long as the test needs.
+pub fn held_until(
+    release: impl Fn() -> bool + Send + Sync + 'static,
+    give_up: Duration,
+) -> impl Fn(&mut TcpStream) + Send + Sync + 'static {
+    let body = rss(&[("held-1", "answered late")]).into_bytes();
+    let mut whole = head(
+        "200 OK",
+        &[
+            ("Content-Type", "application/rss+xml; charset=UTF-8"),
+            ("Content-Length", &body.len().to_string()),
+        ],
+    );
+    whole.extend_from_slice(&body);
+    move |stream: &mut TcpStream| {
+        let deadline = Instant::now() + give_up;
+        while !release() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = stream.write_all(&whole);
+    }
+}
+
 /// Slowloris from the first byte: the status line, the headers and a feed,
 /// one byte a second.
 pub fn slowloris_head() -> impl Fn(&mut TcpStream) + Send + Sync + 'static {

@@ -185,6 +185,12 @@ impl TestServer {
             .count()
     }
 
+    /// `hits`, for a raw handler to look at while it holds its answer.
+    pub fn hit_counter(&self) -> impl Fn(&str) -> usize + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move |path| lock(&shared.log).iter().filter(|r| r.path == path).count()
+    }
+
     /// Waits until `path` has been requested at least `count` times in all.
     pub fn wait_for_hits(&self, path: &str, count: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
