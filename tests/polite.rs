@@ -27,6 +27,20 @@ fn watch_every(server: &TestServer, path: &str, interval: &str) -> Feedwatch {
     fw
 }
 
+/// One source for each of `paths`, named `news-0`, `news-1`, … in order.
+fn watch_all(server: &TestServer, paths: &[&str]) -> Feedwatch {
+    let mut config = journal_config("");
+    for (n, path) in paths.iter().enumerate() {
+        config.push_str(&format!(
+            "\n[[source]]\nname = \"news-{n}\"\nurl = \"{}\"\ninterval = \"15m\"\n",
+            server.url(path)
+        ));
+    }
+    let fw = Feedwatch::new();
+    fw.write_config(&config);
+    fw
+}
+
 /// The NEXT POLL column of `sources` for the one source.
 fn next_poll(fw: &Feedwatch) -> DateTime<Utc> {
     let out = fw.run(&["sources"]);
@@ -185,16 +199,10 @@ fn a_check_asks_one_host_over_one_kept_connection() {
     let server = TestServer::start();
     server.keep_connections();
     let paths = ["/a.xml", "/b.xml", "/c.xml"];
-    let mut config = journal_config("");
-    for (n, path) in paths.iter().enumerate() {
+    for path in paths {
         server.set(path, Response::rss(clean_feed()));
-        config.push_str(&format!(
-            "\n[[source]]\nname = \"news-{n}\"\nurl = \"{}\"\ninterval = \"15m\"\n",
-            server.url(path)
-        ));
     }
-    let fw = Feedwatch::new();
-    fw.write_config(&config);
+    let fw = watch_all(&server, &paths);
     let requests = |server: &TestServer| {
         let mut all: Vec<Recorded> = paths.iter().flat_map(|p| server.requests(p)).collect();
         all.sort_by_key(|r| r.at);
@@ -273,18 +281,10 @@ fn a_slow_source_does_not_hold_up_the_rest_of_its_host() {
         "/slow.xml",
         hostile::held_until(release, Duration::from_secs(20)),
     );
-    let mut config = journal_config("");
-    for (name, path) in [("slow", "/slow.xml"), ("b", "/b.xml"), ("c", "/c.xml")] {
-        if path != "/slow.xml" {
-            server.set(path, Response::rss(clean_feed()));
-        }
-        config.push_str(&format!(
-            "\n[[source]]\nname = \"{name}\"\nurl = \"{}\"\ninterval = \"15m\"\n",
-            server.url(path)
-        ));
+    for path in ["/b.xml", "/c.xml"] {
+        server.set(path, Response::rss(clean_feed()));
     }
-    let fw = Feedwatch::new();
-    fw.write_config(&config);
+    let fw = watch_all(&server, &["/slow.xml", "/b.xml", "/c.xml"]);
     let out = fw.run(&["check"]);
     out.assert_code(0);
     assert!(

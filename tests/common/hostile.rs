@@ -56,13 +56,9 @@ fn head(status: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// A small feed, answered only once `release` says so (asked every 20 ms),
-/// or after `give_up`: a source slow for as long as the test needs.
-pub fn held_until(
-    release: impl Fn() -> bool + Send + Sync + 'static,
-    give_up: Duration,
-) -> impl Fn(&mut TcpStream) + Send + Sync + 'static {
-    let body = rss(&[("held-1", "answered late")]).into_bytes();
+/// A whole `200 OK` answer carrying a feed of `items`.
+fn feed_answer(items: &[(&str, &str)]) -> Vec<u8> {
+    let body = rss(items).into_bytes();
     let mut whole = head(
         "200 OK",
         &[
@@ -71,6 +67,16 @@ pub fn held_until(
         ],
     );
     whole.extend_from_slice(&body);
+    whole
+}
+
+/// A small feed, answered only once `release` says so (asked every 20 ms),
+/// or after `give_up`: a source slow for as long as the test needs.
+pub fn held_until(
+    release: impl Fn() -> bool + Send + Sync + 'static,
+    give_up: Duration,
+) -> impl Fn(&mut TcpStream) + Send + Sync + 'static {
+    let whole = feed_answer(&[("held-1", "answered late")]);
     move |stream: &mut TcpStream| {
         let deadline = Instant::now() + give_up;
         while !release() && Instant::now() < deadline {
@@ -83,15 +89,7 @@ pub fn held_until(
 /// Slowloris from the first byte: the status line, the headers and a feed,
 /// one byte a second.
 pub fn slowloris_head() -> impl Fn(&mut TcpStream) + Send + Sync + 'static {
-    let body = rss(&[("slow-1", "never arrives")]).into_bytes();
-    let mut whole = head(
-        "200 OK",
-        &[
-            ("Content-Type", "application/rss+xml; charset=UTF-8"),
-            ("Content-Length", &body.len().to_string()),
-        ],
-    );
-    whole.extend_from_slice(&body);
+    let whole = feed_answer(&[("slow-1", "never arrives")]);
     move |stream: &mut TcpStream| drip(stream, &whole, Duration::from_secs(1))
 }
 
