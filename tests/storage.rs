@@ -242,3 +242,59 @@ fn stats_shows_the_size_of_the_database() {
     assert_eq!(watch.count("items"), 10);
     assert!(watch.stat("retention").contains("every version"));
 }
+
+/// A page whose text is too long to compress where the poll runs: it is
+/// compressed on a blocking thread, and reads back just as exactly.
+#[test]
+fn a_long_page_is_compressed_and_reads_back_exactly() {
+    let server = TestServer::start();
+    let page = |edit: &str| {
+        let paragraphs: String = (0..6000)
+            .map(|n| {
+                format!(
+                    "<p>Paragraph {n} of the council's minutes, item {}.</p>\n",
+                    n * 7
+                )
+            })
+            .collect();
+        let paragraphs = paragraphs.replace("Paragraph 3000 ", &format!("Paragraph 3000 {edit}"));
+        Response::ok(format!(
+            "<html><body><main>{paragraphs}</main></body></html>"
+        ))
+        .header("Content-Type", "text/html; charset=UTF-8")
+    };
+    server.set("/minutes", page(""));
+    let fw = Feedwatch::new();
+    fw.write_config(&format!(
+        "{}\n[[source]]\nname = \"minutes\"\nurl = \"{}\"\ntype = \"page\"\n",
+        journal_config(""),
+        server.url("/minutes")
+    ));
+    fw.run(&["check"]).assert_code(0);
+    let stats = fw.run(&["stats"]);
+    assert!(
+        stats.stdout.contains("versions      1 (1 compressed)"),
+        "{}",
+        stats.stdout
+    );
+    // Served again with a new validator: the same text, no new version.
+    server.set("/minutes", page("").header("ETag", "\"again\""));
+    let out = fw.run(&["check"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("0 new versions"), "{}", out.stdout);
+    // One paragraph edited: found against the stored text.
+    server.set("/minutes", page("(amended) "));
+    fw.run(&["check"]).assert_code(0);
+    let events = fw.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let diff = events[0]["changes"][0]["diff"].as_str().unwrap_or_default();
+    assert!(
+        diff.contains("+Paragraph 3000 (amended) of the council"),
+        "{diff}"
+    );
+    assert_eq!(
+        diff.lines().filter(|l| l.starts_with('+')).count(),
+        2,
+        "{diff}"
+    );
+}
