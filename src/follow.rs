@@ -178,7 +178,7 @@ impl Following<'_> {
     ) -> Result<(Validators, Option<String>), Unread> {
         let url = Url::parse(link)
             .map_err(|e| Unread::from(format!("the link {link:?} is not a URL ({e})")))?;
-        let host = host_key(&url);
+        let host = polite::host_key(&url);
         let _slot = match self.limits {
             Some(limits) => limits.acquire(&host).await,
             None => None,
@@ -253,12 +253,8 @@ impl From<String> for Unread {
 
 /// The host of a link, as the per-host limits name it.
 fn host_of(link: &str) -> String {
-    Url::parse(link).map(|u| host_key(&u)).unwrap_or_default()
-}
-
-fn host_key(url: &Url) -> String {
-    url.host_str()
-        .map(str::to_ascii_lowercase)
+    Url::parse(link)
+        .map(|u| polite::host_key(&u))
         .unwrap_or_default()
 }
 

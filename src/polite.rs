@@ -112,6 +112,14 @@ pub fn schedule_jitter(schedule: &crate::schedule::Schedule) -> Duration {
     }
 }
 
+/// The name per-host limits know a URL's host by: the host in lower case,
+/// or the scheme where there is none (`file` for local files).
+pub fn host_key(url: &Url) -> String {
+    url.host_str()
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| url.scheme().to_string())
+}
+
 /// Loopback and local files need no spacing: nobody else's server is asked.
 fn is_local(host: &str) -> bool {
     matches!(host, "localhost" | "file" | "[::1]" | "::1") || host.starts_with("127.")

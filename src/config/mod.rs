@@ -193,10 +193,7 @@ pub struct SourceConfig {
 impl SourceConfig {
     /// The host used for per-host politeness limits (`file` for local files).
     pub fn host_key(&self) -> String {
-        self.url
-            .host_str()
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(|| self.url.scheme().to_string())
+        crate::polite::host_key(&self.url)
     }
 }
 

@@ -114,7 +114,7 @@ type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
 /// Compresses the texts of a poll's new versions before the write, so that
 /// the writer, one at a time, does not. A feed's worth of text is
 /// compressed where the poll runs (a fraction of a millisecond; handing it
-/// to another thread cost more than the work: 8 % of a cold check's CPU);
+/// to another thread cost more than the work: a tenth of a cold check's CPU);
 /// more goes to a blocking thread, taking a parser's turn. A poll whose task
 /// is lost records nothing, and the next poll finds the same changes.
 pub(super) async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, String> {
