@@ -17,14 +17,15 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Config, SourceConfig};
 use crate::deliver::{self, Router, outbox};
+use crate::error::error_chain;
 use crate::fetch::{FetchError, Fetcher};
 use crate::metrics;
 use crate::notify::Notifier;
 use crate::polite::{self, Limits};
-use crate::poll::{self, Poller, error_chain};
+use crate::poll::{self, Poller};
 use crate::report::publish;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
-use crate::store::{Store, StoreError};
+use crate::store::{Shared, Store, StoreError};
 
 /// How often `STATUS=` is refreshed when no watchdog asks for more.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
@@ -108,7 +109,7 @@ pub async fn run(
     let store = Store::open(&config.settings.database)?;
     let poller = Arc::new(Poller {
         fetcher: Fetcher::new(&config.settings.user_agent).map_err(DaemonError::Http)?,
-        store: Arc::new(Mutex::new(store)),
+        store: Shared::new(store),
         outbox: Arc::new(Notify::new()),
         commits: Default::default(),
     });
@@ -140,12 +141,12 @@ pub async fn run(
 
 impl Daemon {
     fn scheduler(&self) -> std::sync::MutexGuard<'_, Scheduler> {
-        self.scheduler.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.scheduler)
     }
 
     /// Events stored but not delivered before a stop or crash go out first.
     fn deliver_leftovers(&self) {
-        let mut store = poll::lock(&self.poller.store);
+        let mut store = self.poller.store.lock();
         match deliver::flush_log_sinks(&mut store, &self.current.config) {
             Ok(0) => {}
             Ok(n) => info!(events = n, "delivered events left from the last run"),
@@ -163,7 +164,7 @@ impl Daemon {
             info!("serving metrics on http://{addr}/metrics");
             self.tracker.spawn(metrics::serve(
                 listener,
-                Arc::clone(&self.poller.store),
+                self.poller.store.clone(),
                 Arc::clone(&self.source_count),
                 self.abort.clone(),
             ));
@@ -174,7 +175,7 @@ impl Daemon {
     fn start_workers(&mut self) {
         self.workers = CancellationToken::new();
         for sink in outbox::webhook_sinks(&self.current.config) {
-            let store = Arc::clone(&self.poller.store);
+            let store = self.poller.store.clone();
             let wake = Arc::clone(&self.poller.outbox);
             let cancel = self.workers.clone();
             self.tracker
@@ -183,7 +184,7 @@ impl Daemon {
         if let Some(target) = publish::Target::of(&self.current.config.settings) {
             self.tracker.spawn(publish::run_worker(
                 target,
-                Arc::clone(&self.poller.store),
+                self.poller.store.clone(),
                 Arc::clone(&self.publish),
                 self.workers.clone(),
             ));
@@ -192,7 +193,7 @@ impl Daemon {
 
     fn start_pruning(&self) {
         self.tracker.spawn(crate::prune::run(
-            Arc::clone(&self.poller.store),
+            self.poller.store.clone(),
             self.retention.subscribe(),
             self.stopping.clone(),
         ));
@@ -213,10 +214,7 @@ impl Daemon {
         let Some(source) = self.current.sources.get(name) else {
             return;
         };
-        let stored = poll::lock(&self.poller.store)
-            .next_due_of(name)
-            .ok()
-            .flatten();
+        let stored = self.poller.store.lock().next_due_of(name).ok().flatten();
         let horizon = now + source.schedule.nominal_interval();
         let first = match stored {
             Some(due) if due > now && due <= horizon => due,
@@ -265,10 +263,10 @@ impl Daemon {
     /// scheduler keeps up, `WATCHDOG=1`. Runs in the main loop, so a stuck
     /// loop stops the pings too.
     async fn report_health(&self, watchdog: bool, driver: &tokio::task::JoinHandle<()>) {
-        let store = Arc::clone(&self.poller.store);
+        let store = self.poller.store.clone();
         let summary = tokio::time::timeout(
             Duration::from_secs(10),
-            tokio::task::spawn_blocking(move || poll::lock(&store).health_summary()),
+            tokio::task::spawn_blocking(move || store.lock().health_summary()),
         )
         .await;
         let Ok(Ok(Ok((failing, last_poll, pending)))) = summary else {
@@ -330,7 +328,7 @@ impl Daemon {
             if let Some(until) = report.as_ref().and_then(|r| r.host_not_before) {
                 limits.pause_host(&host, until);
             }
-            let mut s = schedule::lock(&scheduler);
+            let mut s = crate::sync::lock(&scheduler);
             let natural = s.due_at(&source.name).map(|due| {
                 source.schedule.next_after(due) + polite::schedule_jitter(&source.schedule)
             });
@@ -384,7 +382,7 @@ impl Daemon {
         );
         self.deliver_leftovers();
         self.workers.cancel();
-        if let Err(e) = poll::lock(&self.poller.store).enable_sinks() {
+        if let Err(e) = self.poller.store.lock().enable_sinks() {
             warn!("cannot re-enable sinks: {}", error_chain(&e));
         }
         self.start_workers();

@@ -12,9 +12,9 @@ use tracing::warn;
 use url::Url;
 
 use crate::config::SourceConfig;
+use crate::error::error_chain;
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::polite::{self, Limits};
-use crate::poll::error_chain;
 use crate::source::page;
 use crate::store::{ArticleState, ArticleWrite};
 use crate::text;

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod detect;
 pub mod diff;
+pub mod error;
 pub mod event;
 pub mod fetch;
 pub mod follow;
@@ -26,6 +27,7 @@ pub mod report;
 pub mod schedule;
 pub mod source;
 pub mod store;
+mod sync;
 pub mod text;
 
 /// The version reported in the User-Agent and `--version`.

@@ -2,8 +2,8 @@
 //! served as text by a tiny HTTP endpoint when `[settings] metrics` is set.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::EventKind;
-use crate::store::Store;
+use crate::store::Shared;
 
 /// Upper bounds of the poll duration histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -158,7 +158,7 @@ impl Metrics {
 /// Serves `GET /metrics` (any path, in fact) until cancelled.
 pub async fn serve(
     listener: TcpListener,
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     sources: Arc<std::sync::atomic::AtomicUsize>,
     cancel: CancellationToken,
 ) {
@@ -170,16 +170,14 @@ pub async fn serve(
         let Ok((mut stream, _)) = accepted else {
             continue;
         };
-        let store = Arc::clone(&store);
+        let store = store.clone();
         let sources = sources.load(Relaxed);
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
-            let gauges =
-                tokio::task::spawn_blocking(move || crate::poll::lock(&store).health_summary())
-                    .await;
+            let gauges = store.run(|s| s.health_summary()).await;
             let (failing, outbox) = match gauges {
-                Ok(Ok((failing, _, pending))) => (failing, pending),
+                Ok((failing, _, pending)) => (failing, pending),
                 _ => (0, 0),
             };
             let body = METRICS.render(sources, failing, outbox);

@@ -86,7 +86,7 @@ impl Limits {
     }
 
     fn host<T>(&self, host: &str, f: impl FnOnce(&mut Host) -> T) -> T {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = crate::sync::lock(&self.hosts);
         let entry = hosts.entry(host.to_string()).or_insert_with(|| Host {
             slots: Arc::new(Semaphore::new(self.per_host)),
             not_before: tokio::time::Instant::now(),

@@ -5,8 +5,7 @@ mod commit;
 mod report;
 
 use std::collections::HashMap;
-use std::error::Error;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::{info, instrument, warn};
@@ -15,6 +14,7 @@ use url::Url;
 use crate::config::{Config, SourceConfig, SourceKind};
 use crate::deliver::Router;
 use crate::detect::{self, Rules};
+use crate::error::error_chain;
 use crate::event::{Draft, EventKind, SourceRef};
 use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
 use crate::follow::{self, Followed, Following};
@@ -22,7 +22,9 @@ use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
 use crate::source::page::Page;
 use crate::source::{self, Document};
-use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, SourceState, Store, StoreError};
+use crate::store::{
+    ArticleState, NewEvent, Outcome, PollRecord, Shared, SourceState, Store, StoreError,
+};
 
 use commit::compress_ahead;
 pub use commit::{CommitQueue, Commits};
@@ -45,44 +47,19 @@ static PARSES: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock
 /// The shared parts every poll uses.
 pub struct Poller {
     pub fetcher: Fetcher,
-    pub store: Arc<Mutex<Store>>,
+    pub store: Shared,
     /// Woken after every commit, so sink workers send new events at once.
     pub outbox: Arc<tokio::sync::Notify>,
     /// Polls waiting to be written; see [`CommitQueue`].
     pub commits: Commits,
 }
 
-/// Joins an error and its causes into one line: "outer: inner: root".
-pub fn error_chain(e: &dyn Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = c.source();
-    }
-    text
-}
-
-pub(crate) fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Runs store work on the blocking pool so async tasks never wait on SQLite.
-pub(crate) async fn blocking<T: Send + 'static>(
-    store: &Arc<Mutex<Store>>,
+/// Runs store work on the blocking pool, its error as the poll reports it.
+async fn blocking<T: Send + 'static>(
+    store: &Shared,
     work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, String> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || work(&mut lock(&store)))
-        .await
-        .map_err(|e| format!("database task failed: {e}"))?
-        .map_err(|e| error_chain(&e))
+    store.run(work).await.map_err(|e| error_chain(&e))
 }
 
 /// A poll as one list of steps; `next_due` is stored with the outcome.

@@ -2,7 +2,6 @@
 //! pruned after every `check` and hourly by the daemon, a batch at a time so
 //! polls can write in between.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -11,20 +10,22 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Retention;
-use crate::poll::blocking;
-use crate::store::{Pruned, Store};
+use crate::error::error_chain;
+use crate::store::{Pruned, Shared, StoreError};
 
 /// How often the daemon prunes.
 const EVERY: Duration = Duration::from_secs(3600);
 
 /// Prunes until nothing more is due.
-pub async fn prune(store: &Arc<Mutex<Store>>, retention: Retention) -> Result<Pruned, String> {
+pub async fn prune(store: &Shared, retention: Retention) -> Result<Pruned, StoreError> {
     let mut total = Pruned::default();
     if !retention.prunes() {
         return Ok(total);
     }
     loop {
-        let batch = blocking(store, move |s| s.prune_batch(&retention, Utc::now())).await?;
+        let batch = store
+            .run(move |s| s.prune_batch(&retention, Utc::now()))
+            .await?;
         if batch.is_empty() {
             return Ok(total);
         }
@@ -34,7 +35,7 @@ pub async fn prune(store: &Arc<Mutex<Store>>, retention: Retention) -> Result<Pr
 }
 
 /// Logs what a prune removed, or why it could not.
-pub fn log(result: &Result<Pruned, String>) {
+pub fn log(result: &Result<Pruned, StoreError>) {
     match result {
         Ok(p) if p.is_empty() => {}
         Ok(p) => info!(
@@ -42,14 +43,14 @@ pub fn log(result: &Result<Pruned, String>) {
             events = p.events,
             "pruned old history"
         ),
-        Err(e) => warn!("cannot prune old history: {e}"),
+        Err(e) => warn!("cannot prune old history: {}", error_chain(e)),
     }
 }
 
 /// The daemon's pruning task: at start, then hourly, with the retention of
 /// the configuration in force.
 pub async fn run(
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     mut retention: watch::Receiver<Retention>,
     stop: CancellationToken,
 ) {

@@ -376,7 +376,7 @@ async fn a_redirect_from_a_public_name_to_a_private_address_is_refused() {
     for hop in ["/to-literal/", "/to-name/", "/to-mapped/"] {
         let refused = fetch_link(&server, hop, false).await;
         let message = match &refused {
-            Err(e @ FetchError::PrivateAddress { .. }) => feedwatch::poll::error_chain(e),
+            Err(e @ FetchError::PrivateAddress { .. }) => feedwatch::error::error_chain(e),
             other => panic!("{hop}: {other:?}"),
         };
         assert!(message.contains("refused to fetch"), "{message}");

@@ -49,12 +49,12 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
             .iter()
             .map(|s| (s.name.clone(), s.url.to_string()))
             .collect();
-        let states = poll::blocking(&poller.store, move |s| {
-            s.source_states(pairs.iter().map(|(n, u)| (n.as_str(), u.as_str())))
-        })
-        .await
-        .ok()
-        .filter(|states| states.len() == sources.len());
+        let states = poller
+            .store
+            .run(move |s| s.source_states(pairs.iter().map(|(n, u)| (n.as_str(), u.as_str()))))
+            .await
+            .ok()
+            .filter(|states| states.len() == sources.len());
         let mut states = states.into_iter().flatten();
         let planned = sources
             .into_iter()
@@ -168,7 +168,7 @@ impl Lanes {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// The next lane to poll, waiting while none is left but some running
@@ -255,14 +255,14 @@ fn publish_reports(config: &Config, poller: &Poller) {
         return;
     };
     let now = Utc::now();
-    let loaded = publish::window_events(&poll::lock(&poller.store), target.window, now);
+    let loaded = publish::window_events(&poller.store.lock(), target.window, now);
     let result = loaded
         .map_err(publish::PublishError::from)
         .and_then(|(from, events)| publish::write(&target, &events, from, now));
     if let Err(e) = result {
         tracing::warn!(
             "cannot publish the change reports: {}",
-            poll::error_chain(&e)
+            crate::error::error_chain(&e)
         );
     }
 }
@@ -281,7 +281,7 @@ async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
                 failed |= done.dead > 0;
             }
             Err(e) => {
-                tracing::error!(sink = %sink.name, "outbox error: {e}");
+                tracing::error!(sink = %sink.name, "outbox error: {}", crate::error::error_chain(&e));
                 failed = true;
             }
         }
@@ -293,7 +293,9 @@ async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
         .iter()
         .filter(|s| matches!(s.kind, SinkKind::Webhook { .. }));
     for sink in webhooks {
-        let waiting = poll::lock(&poller.store)
+        let waiting = poller
+            .store
+            .lock()
             .next_pending(&sink.name)
             .map(|d| d.is_some())
             .unwrap_or(true);

@@ -9,13 +9,13 @@ mod try_source;
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config, ConfigError};
 use crate::fetch::{FetchError, Fetcher};
 use crate::poll::Poller;
-use crate::store::{Store, StoreError};
+use crate::store::{Shared, Store, StoreError};
 
 /// Why a command could not do its job; each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ impl AppError {
                 if n == 1 { "" } else { "s" }
             );
         }
-        format!("error: {}", crate::poll::error_chain(self))
+        format!("error: {}", crate::error::error_chain(self))
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -136,7 +136,7 @@ pub(crate) fn open_store(path: &Path) -> Result<Store, AppError> {
 pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
     Ok(Poller {
         fetcher: Fetcher::new(&config.settings.user_agent).map_err(AppError::Http)?,
-        store: Arc::new(Mutex::new(open_store(&config.settings.database)?)),
+        store: Shared::new(open_store(&config.settings.database)?),
         outbox: Arc::new(tokio::sync::Notify::new()),
         commits: Default::default(),
     })

@@ -1,7 +1,7 @@
 //! Draining the outbox to webhook sinks: one worker per sink, strictly in
 //! order, retrying with backoff until the event is delivered or dead.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,9 +11,9 @@ use tracing::{error, info, warn};
 
 use super::webhook::{Attempt, Webhook, load_secret};
 use crate::config::{Config, SinkKind};
+use crate::error::error_chain;
 use crate::metrics::{DeliveryOutcome, METRICS};
-use crate::poll::{blocking, error_chain};
-use crate::store::Store;
+use crate::store::{Shared, StoreError};
 
 /// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
@@ -87,12 +87,11 @@ pub enum Step {
 }
 
 /// Tries the head of the sink's queue once, if it is due.
-pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<Step, String> {
+pub async fn attempt_next(sink: &WebhookSink, store: &Shared) -> Result<Step, StoreError> {
     let name = sink.name.clone();
-    let (disabled, head) = blocking(store, move |s| {
-        Ok((s.sink_disabled(&name)?, s.next_pending(&name)?))
-    })
-    .await?;
+    let (disabled, head) = store
+        .run(move |s| Ok((s.sink_disabled(&name)?, s.next_pending(&name)?)))
+        .await?;
     if disabled.is_some() {
         return Ok(Step::Disabled);
     }
@@ -110,13 +109,17 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
     let step = match attempt {
         Attempt::Delivered => {
             METRICS.delivery(DeliveryOutcome::Delivered);
-            blocking(store, move |s| s.mark_delivered(&name, &[seq], Utc::now())).await?;
+            store
+                .run(move |s| s.mark_delivered(&name, &[seq], Utc::now()))
+                .await?;
             Step::Delivered
         }
         Attempt::Retry { error, .. } if expired => {
             METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "giving up after the retry period: {error}");
-            blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
+            store
+                .run(move |s| s.kill_delivery(&name, seq, &error))
+                .await?;
             Step::Dead
         }
         Attempt::Retry { error, after } => {
@@ -128,23 +131,28 @@ pub async fn attempt_next(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Resu
                 .unwrap_or_else(|| backoff(head.attempts));
             let next = now + wait;
             info!(sink = %sink.name, event = %id, "delivery failed, retrying in {}: {error}", humantime::format_duration(round(wait)));
-            blocking(store, move |s| s.retry_delivery(&name, seq, &error, next)).await?;
+            store
+                .run(move |s| s.retry_delivery(&name, seq, &error, next))
+                .await?;
             Step::Wait(next)
         }
         Attempt::Gone(error) => {
             METRICS.delivery(DeliveryOutcome::Disabled);
             warn!(sink = %sink.name, "receiver answered 410 Gone: sink disabled until `feedwatch redeliver` or a reload");
-            blocking(store, move |s| {
-                s.retry_delivery(&name, seq, &error, now)?;
-                s.disable_sink(&name, &error, now)
-            })
-            .await?;
+            store
+                .run(move |s| {
+                    s.retry_delivery(&name, seq, &error, now)?;
+                    s.disable_sink(&name, &error, now)
+                })
+                .await?;
             Step::Disabled
         }
         Attempt::Rejected(error) => {
             METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "delivery rejected, event is dead: {error}");
-            blocking(store, move |s| s.kill_delivery(&name, seq, &error)).await?;
+            store
+                .run(move |s| s.kill_delivery(&name, seq, &error))
+                .await?;
             Step::Dead
         }
     };
@@ -174,7 +182,7 @@ pub struct Drained {
 
 /// Sends everything that is due now, stopping at the first event that must
 /// wait for a retry (order is kept); for `check`.
-pub async fn drain_once(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result<Drained, String> {
+pub async fn drain_once(sink: &WebhookSink, store: &Shared) -> Result<Drained, StoreError> {
     let mut done = Drained::default();
     loop {
         match attempt_next(sink, store).await? {
@@ -190,7 +198,7 @@ pub async fn drain_once(sink: &WebhookSink, store: &Arc<Mutex<Store>>) -> Result
 /// delivery is at least once).
 pub async fn run_worker(
     sink: WebhookSink,
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
@@ -213,7 +221,7 @@ pub async fn run_worker(
                 .min(IDLE_CHECK),
             Ok(Step::Idle | Step::Disabled) => IDLE_CHECK,
             Err(e) => {
-                error!(sink = %sink.name, "outbox error: {e}");
+                error!(sink = %sink.name, "outbox error: {}", error_chain(&e));
                 IDLE_CHECK
             }
         };

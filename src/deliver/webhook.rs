@@ -167,7 +167,7 @@ impl Webhook {
         let sent = tokio::time::timeout(self.timeout, request.body(body).send()).await;
         let response = match sent {
             Err(_) => return retry(format!("no answer within {:?}", self.timeout), None),
-            Ok(Err(e)) => return retry(crate::poll::error_chain(&without_url(e)), None),
+            Ok(Err(e)) => return retry(crate::error::error_chain(&without_url(e)), None),
             Ok(Ok(response)) => response,
         };
         classify(&response)

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use super::{PARSES, Poller, error_chain, lock};
+use super::{PARSES, Poller};
 use crate::config::Config;
 use crate::deliver;
 use crate::detect::ItemWrite;
-use crate::store::{Frames, PollRecord, Store};
+use crate::error::error_chain;
+use crate::store::{Frames, PollRecord, Shared};
 
 /// Poll records waiting for the database, each with where its result goes.
 pub type Commits = Arc<CommitQueue>;
@@ -28,7 +29,7 @@ pub struct CommitQueue {
 
 impl CommitQueue {
     fn queue(&self) -> MutexGuard<'_, Vec<QueuedCommit>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.queue)
     }
 
     fn push(&self, commit: QueuedCommit) {
@@ -52,7 +53,7 @@ impl CommitQueue {
 /// that finish while a batch is written queue up and go in the next
 /// transaction together (a savepoint each), so a busy moment costs one
 /// commit and one thread, not one of each per poll.
-fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config) {
+fn write_all_queued(store: &Shared, commits: &CommitQueue, config: &Config) {
     loop {
         let batch = std::mem::take(&mut *commits.queue());
         // A batch that panics is lost to its polls (each is told the
@@ -70,7 +71,7 @@ fn write_all_queued(store: &Mutex<Store>, commits: &CommitQueue, config: &Config
 /// what was committed (and anything left from before: the first batch of
 /// a process, or any after a failed delivery, always looks).
 fn write_queued(
-    store: &Mutex<Store>,
+    store: &Shared,
     batch: Vec<QueuedCommit>,
     config: &Config,
     logs_flushed: &AtomicBool,
@@ -78,7 +79,7 @@ fn write_queued(
     if batch.is_empty() {
         return;
     }
-    let mut store = lock(store);
+    let mut store = store.lock();
     let (records, senders): (Vec<PollRecord>, Vec<_>) = batch.into_iter().unzip();
     let results: Vec<Result<(), String>> = match store.record_polls(&records) {
         Ok(results) => results
@@ -167,7 +168,7 @@ pub(super) async fn commit(
     poller.commits.push((rec, sender));
     if poller.commits.start_writing() {
         let (store, commits, config) = (
-            Arc::clone(&poller.store),
+            poller.store.clone(),
             Arc::clone(&poller.commits),
             Arc::clone(config),
         );

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Format, Report, render};
 use crate::event::Event;
-use crate::store::{Store, StoreError};
+use crate::store::{Shared, Store, StoreError};
 
 pub const HTML_FILE: &str = "changes.html";
 pub const ATOM_FILE: &str = "changes.atom";
@@ -157,7 +157,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// publishes the changes already held, if there are any.
 pub async fn run_worker(
     target: Target,
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
@@ -173,10 +173,10 @@ pub async fn run_worker(
         if missing && target.dir.join(ATOM_FILE).exists() {
             continue;
         }
-        let (target, store) = (target.clone(), Arc::clone(&store));
+        let (target, store) = (target.clone(), store.clone());
         let done = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
-            let loaded = window_events(&crate::poll::lock(&store), target.window, now);
+            let loaded = window_events(&store.lock(), target.window, now);
             let (from, events) = loaded?;
             if missing && events.is_empty() {
                 return Ok(None);
@@ -192,7 +192,7 @@ pub async fn run_worker(
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(
                 "cannot publish the change reports: {}",
-                crate::poll::error_chain(&e)
+                crate::error::error_chain(&e)
             ),
             Err(e) => tracing::warn!("the report publisher failed: {e}"),
         }

@@ -5,7 +5,7 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::{Clock, Scheduler, lock};
+use super::{Clock, Scheduler};
 
 /// How long [`drive`] sleeps at most, so a jump of the wall clock is noticed within this time.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -23,7 +23,7 @@ pub async fn drive(
 ) {
     loop {
         let (due, wakeup) = {
-            let mut scheduler = lock(&scheduler);
+            let mut scheduler = crate::sync::lock(&scheduler);
             let due = scheduler.take_due(clock.now());
             (due, scheduler.next_wakeup())
         };
@@ -146,7 +146,7 @@ mod tests {
                     tokio::spawn(async move {
                         tokio::time::sleep(poll_time).await;
                         in_flight.lock().expect("in flight").remove(&name);
-                        lock(&scheduler).finish(&name, clock.now(), None);
+                        crate::sync::lock(&scheduler).finish(&name, clock.now(), None);
                         wake.notify_one();
                     });
                 }
@@ -351,7 +351,7 @@ mod tests {
         harness.run_until(start + TimeDelta::seconds(3610)).await;
         let added_at = harness.clock.now();
         {
-            let mut scheduler = lock(&harness.scheduler);
+            let mut scheduler = crate::sync::lock(&harness.scheduler);
             assert!(scheduler.is_running("gone"));
             scheduler.remove("gone");
             scheduler.upsert("new", Schedule::Every(mins(10)), added_at);
@@ -361,7 +361,9 @@ mod tests {
             .run_until(start + TimeDelta::hours(2) + TimeDelta::seconds(30))
             .await;
         assert_eq!(
-            lock(&harness.scheduler).names().collect::<Vec<_>>(),
+            crate::sync::lock(&harness.scheduler)
+                .names()
+                .collect::<Vec<_>>(),
             ["new", "stays"]
         );
         let fires = harness.stop().await;

@@ -14,7 +14,7 @@ mod scheduler;
 
 pub use cron::CronSchedule;
 pub use drive::drive;
-pub use scheduler::{Scheduler, lock};
+pub use scheduler::Scheduler;
 
 use std::fmt;
 use std::time::Duration;

@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 
@@ -142,12 +141,6 @@ impl Scheduler {
         entry.due = next;
         self.idle.insert((next, name.to_owned()));
     }
-}
-
-/// Locks the scheduler even if a holder panicked: every mutation leaves it consistent,
-/// and one failed poll must not stop all the others.
-pub fn lock(scheduler: &Mutex<Scheduler>) -> MutexGuard<'_, Scheduler> {
-    scheduler.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod items;
 mod outbox;
 mod pack;
 mod retention;
+mod shared;
 mod sources;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ pub use items::{ItemRow, VersionRow};
 pub use outbox::{DeliveryListing, DueDelivery};
 pub use pack::Frames;
 pub use retention::{Pruned, Stats};
+pub use shared::Shared;
 pub use sources::{Moved, Outcome, PollRecord, SourceRow, SourceState};
 
 /// How long to wait for another process's hold on the database.
@@ -55,6 +57,10 @@ pub enum StoreError {
     Sql(#[source] rusqlite::Error),
     #[error("no source named {0:?} in the database")]
     UnknownSource(String),
+    /// The task working on the database stopped (it panicked, or the
+    /// runtime is shutting down).
+    #[error("the database task failed")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl From<rusqlite::Error> for StoreError {

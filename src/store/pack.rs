@@ -44,7 +44,7 @@ impl rusqlite::ToSql for Stored<'_> {
 static COMPRESSORS: Mutex<Vec<Compressor<'static>>> = Mutex::new(Vec::new());
 
 fn compressors() -> MutexGuard<'static, Vec<Compressor<'static>>> {
-    COMPRESSORS.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(&COMPRESSORS)
 }
 
 /// The frame `text` is stored as, when it is long and the frame is at
