@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use feedwatch::source::{feed, normalize};
+use feedwatch::source::{dates, feed, normalize};
 
 const SEED: &[u8] = include_bytes!("../tests/fixtures/communitycare-frontline.xml");
 const CONTENT_TYPE: &str = "application/rss+xml; charset=UTF-8";
@@ -24,7 +24,7 @@ fn plain_feed_rs(bytes: &[u8]) -> usize {
 fn normalised_feed_rs(text: &str) -> usize {
     let normalized = normalize::xml(text);
     feed_rs::parser::Builder::new()
-        .timestamp_parser(normalize::dates::parse)
+        .timestamp_parser(dates::parse)
         .build()
         .parse(normalized.xml.as_bytes())
         .map_or(0, |f| f.entries.len())

@@ -10,8 +10,6 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::store::Moved;
-
 /// The longest a Retry-After or a failure backoff can postpone a source.
 pub const RETRY_CAP: Duration = Duration::from_secs(24 * 3600);
 /// The longest cache headers or `<ttl>` can stretch a source's interval.
@@ -148,6 +146,13 @@ pub fn longest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// A run of permanent redirects to the same place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Moved {
+    pub to: Option<String>,
+    pub seen: u32,
 }
 
 /// Counts permanent moves to the same address; returns the new run and, on

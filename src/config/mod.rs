@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::schedule::Schedule;
 
+pub use crate::source::SourceKind;
 pub use load::{ConfigError, Dirs, Problem, Problems, load, parse_str};
 
 /// Default poll interval when neither the source nor `[settings]` gives one.
@@ -103,21 +104,6 @@ pub enum SinkKind {
 pub enum SecretRef {
     File(PathBuf),
     Env(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceKind {
-    Feed,
-    Page,
-}
-
-impl SourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Feed => "feed",
-            SourceKind::Page => "page",
-        }
-    }
 }
 
 /// Kinds of item change a source reports.

@@ -1,14 +1,13 @@
 //! Feeds: every RSS, RDF, Atom and CDF dialect through normalisation and
 //! feed-rs, JSON Feed through a reader of our own, with identities of our own.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::normalize::{self, dates};
+use super::identity::{Fields, assign_keys};
 use super::{Document, Enclosure, Item, ParseError};
+use super::{dates, json, normalize};
 use crate::text;
 
 /// Reads a feed as served: decodes it to UTF-8 (BOM, HTTP charset, XML
@@ -28,7 +27,7 @@ pub fn read(
 /// document's error, never the caller's.
 pub fn parse(text: &str, base: Option<&Url>) -> Result<Document, ParseError> {
     if text.trim_start().starts_with('{') {
-        let feed = normalize::json::read(text, base).map_err(ParseError::Json)?;
+        let feed = json::read(text, base).map_err(ParseError::Json)?;
         return Ok(Document {
             title: feed.title,
             items: assign_keys(feed.entries),
@@ -157,12 +156,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_string())
 }
 
-/// An entry's fields, with the guid kept apart until keys are assigned.
-pub(crate) struct Fields {
-    pub guid: String,
-    pub item: Item,
-}
-
 fn entry_fields(entry: feed_rs::model::Entry) -> Fields {
     let link = own_link(&entry.links).unwrap_or_default();
     let enclosure = enclosure(&entry);
@@ -261,102 +254,6 @@ fn own_link(links: &[feed_rs::model::Link]) -> Option<String> {
             })
         })
         .map(|l| l.href.trim().to_string())
-}
-
-/// Identity per the contract: guid, else own link, else a hash of title and
-/// content; a guid repeated within one feed is told apart by link. Never
-/// depends on item order.
-pub(crate) fn assign_keys(fields: Vec<Fields>) -> Vec<Item> {
-    let base_keys: Vec<String> = fields.iter().map(base_key).collect();
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for k in &base_keys {
-        *counts.entry(k.as_str()).or_default() += 1;
-    }
-    let repeated: Vec<bool> = base_keys
-        .iter()
-        .map(|k| counts.get(k.as_str()).copied().unwrap_or(0) > 1)
-        .collect();
-    let mut keyed: Vec<Item> = Vec::with_capacity(fields.len());
-    for ((f, base), repeated) in fields.into_iter().zip(base_keys).zip(repeated) {
-        let mut item = f.item;
-        item.key = if repeated {
-            disambiguate(&base, &item)
-        } else {
-            base
-        };
-        keyed.push(item);
-    }
-    drop_exact_duplicates(keyed)
-}
-
-fn base_key(f: &Fields) -> String {
-    if !f.guid.is_empty() {
-        return f.guid.clone();
-    }
-    if !f.item.link.is_empty() {
-        return normalize_link(&f.item.link);
-    }
-    content_hash(&f.item)
-}
-
-fn disambiguate(base: &str, item: &Item) -> String {
-    let link = normalize_link(&item.link);
-    if link.is_empty() || link == base {
-        format!("{base} {}", content_hash(item))
-    } else {
-        format!("{base} {link}")
-    }
-}
-
-/// Identical keys that survive disambiguation are the same story listed
-/// twice. Which copy is kept must not depend on where each copy sits, so the
-/// least by content wins, at the place of the first.
-fn drop_exact_duplicates(items: Vec<Item>) -> Vec<Item> {
-    let mut at: HashMap<String, usize> = HashMap::new();
-    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
-    for item in items {
-        match at.get(&item.key) {
-            Some(&i) => {
-                if content_order(&item, &kept[i]) == std::cmp::Ordering::Less {
-                    kept[i] = item;
-                }
-            }
-            None => {
-                at.insert(item.key.clone(), kept.len());
-                kept.push(item);
-            }
-        }
-    }
-    kept
-}
-
-fn content_order(a: &Item, b: &Item) -> std::cmp::Ordering {
-    (&a.title, &a.link, a.published, a.updated)
-        .cmp(&(&b.title, &b.link, b.published, b.updated))
-        .then_with(|| (&a.author, &a.summary, &a.content).cmp(&(&b.author, &b.summary, &b.content)))
-}
-
-pub fn normalize_link(link: &str) -> String {
-    let trimmed = link.trim();
-    match Url::parse(trimmed) {
-        Ok(mut url) => {
-            url.set_fragment(None);
-            url.to_string()
-        }
-        Err(_) => trimmed.to_string(),
-    }
-}
-
-fn content_hash(item: &Item) -> String {
-    let mut h = Sha256::new();
-    h.update(item.title.as_bytes());
-    h.update([0]);
-    h.update(item.content.as_bytes());
-    h.update([0]);
-    h.update(item.summary.as_bytes());
-    let digest = h.finalize();
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
 }
 
 #[cfg(test)]

@@ -1,12 +1,31 @@
 //! What is watched: documents turned into plain items with stable identities.
 
 mod chunks;
+pub mod dates;
 pub mod decode;
 pub mod feed;
+mod identity;
+mod json;
 pub mod normalize;
 pub mod page;
 
 use chrono::{DateTime, Utc};
+
+/// What a source is read as: a feed of items, or one page of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Feed,
+    Page,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+            SourceKind::Page => "page",
+        }
+    }
+}
 
 /// One story as read from a document, its text already reduced from markup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +76,8 @@ pub enum ParseError {
 /// document's first element when it can be seen (`rss`, `feed`, `rdf:RDF`,
 /// CDF's `CHANNEL` or a JSON object make a feed, `html` a page), else the
 /// declared type.
-pub fn sniff(body: &[u8], content_type: Option<&str>) -> crate::config::SourceKind {
-    use crate::config::SourceKind::{Feed, Page};
+pub fn sniff(body: &[u8], content_type: Option<&str>) -> SourceKind {
+    use SourceKind::{Feed, Page};
     let head = &body[..body.len().min(4096)];
     let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
     let start = lower.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
@@ -107,7 +126,7 @@ fn first_element(mut rest: &str) -> Option<String> {
 #[cfg(test)]
 mod sniff_tests {
     use super::sniff;
-    use crate::config::SourceKind::{Feed, Page};
+    use crate::source::SourceKind::{Feed, Page};
 
     #[test]
     fn first_element_decides_then_the_declared_type() {

@@ -8,6 +8,7 @@ use super::{Result, SourceId, Store, StoreError, articles, events, items};
 use crate::detect::ItemWrite;
 use crate::event::format_time;
 use crate::fetch::Validators;
+use crate::polite::Moved;
 
 /// What the poller needs to know about a source before polling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +23,6 @@ pub struct SourceState {
     /// The address polled instead of the configured one, after a confirmed move.
     pub effective_url: Option<String>,
     pub moved: Moved,
-}
-
-/// A run of permanent redirects to the same place.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Moved {
-    pub to: Option<String>,
-    pub seen: u32,
 }
 
 /// How a poll ended, as shown by `sources`.

@@ -13,9 +13,7 @@
 
 mod atom;
 mod cdf;
-pub mod dates;
 mod entities;
-pub mod json;
 mod rss;
 mod tag;
 

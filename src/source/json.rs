@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::dates;
-use crate::source::feed::Fields;
-use crate::source::{Enclosure, Item};
+use super::identity::Fields;
+use super::{Enclosure, Item};
 use crate::text;
 
 /// A JSON Feed's title and items, keys not yet assigned.
