@@ -46,6 +46,13 @@ impl Validators {
     }
 }
 
+/// Feed types we ask for first; anything is accepted.
+pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+     application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
+
+/// What pages (page sources and followed articles) are asked for as.
+pub const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+
 /// What to fetch and within which limits.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchRequest<'a> {

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::config::SourceConfig;
 use crate::error::error_chain;
-use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::fetch::{self, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::polite::{self, Limits};
 use crate::source::page;
 use crate::store::{ArticleState, ArticleWrite};
@@ -26,9 +26,6 @@ pub const MAX_PER_POLL: usize = 50;
 /// left are read on a later poll, so one slow site cannot hold a source's
 /// polls up for long.
 pub const BUDGET: Duration = Duration::from_secs(180);
-
-/// What article pages (and page sources) are asked for as.
-pub const ARTICLE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
 
 /// Everything following needs, borrowed from the poll.
 pub struct Following<'a> {
@@ -188,7 +185,7 @@ impl Following<'_> {
             validators,
             timeout: self.source.timeout,
             max_body: self.source.max_body,
-            accept: ARTICLE_ACCEPT,
+            accept: fetch::PAGE_ACCEPT,
             keep_alive: true,
         };
         let fetched = match self

@@ -16,7 +16,7 @@ use crate::deliver::Router;
 use crate::detect::{self, Rules};
 use crate::error::error_chain;
 use crate::event::{Draft, EventKind, SourceRef};
-use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
+use crate::fetch::{self, FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
 use crate::follow::{self, Followed, Following};
 use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
@@ -29,10 +29,6 @@ use crate::store::{
 use commit::compress_ahead;
 pub use commit::{CommitQueue, Commits};
 pub use report::{PollReport, Summary};
-
-/// Feed types we ask for first; anything is accepted.
-pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
-     application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
 
 /// Documents larger than this are parsed one at a time.
 const BIG_DOCUMENT: usize = 1024 * 1024;
@@ -210,8 +206,8 @@ impl Step<'_> {
             timeout: self.source.timeout,
             max_body: self.source.max_body,
             accept: match self.known_kind() {
-                Some(SourceKind::Page) => follow::ARTICLE_ACCEPT,
-                _ => FEED_ACCEPT,
+                Some(SourceKind::Page) => fetch::PAGE_ACCEPT,
+                _ => fetch::FEED_ACCEPT,
             },
         };
         let fetched = match self.poller.fetcher.fetch(&request).await {

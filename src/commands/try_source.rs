@@ -7,9 +7,8 @@ use super::{AppError, Status, command_runtime, emit, load_config};
 use crate::cli::Cli;
 use crate::config::{SourceConfig, SourceKind};
 use crate::error::error_chain;
-use crate::fetch::{FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::fetch::{FEED_ACCEPT, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::follow::Following;
-use crate::poll::FEED_ACCEPT;
 use crate::source::page::Page;
 use crate::source::{self, Document};
 
