@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -61,7 +62,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, conflicts_with = "from")]
     pub since: Option<std::time::Duration>,
     /// Changes at or after this time: RFC 3339 ("2026-11-20T08:00:00Z") or a date ("2026-11-20", UTC)
-    #[arg(long, value_name = "TIME", value_parser = crate::commands::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// Only these sources (repeat, or separate with commas)
     #[arg(long = "source", value_name = "S", value_delimiter = ',', num_args = 1..)]
@@ -178,4 +179,31 @@ impl Cli {
             _ => "trace",
         }
     }
+}
+
+/// Parses `--from`: RFC 3339, or a date (midnight UTC), or a date and time in UTC.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Some(t) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+    {
+        return Ok(t.and_utc());
+    }
+    Err(format!(
+        "`{text}` is not a time; write it like 2026-11-20, \"2026-11-20 08:00\" or 2026-11-20T08:00:00Z"
+    ))
 }

@@ -18,14 +18,14 @@ use tracing::{error, info, warn};
 use crate::config::{self, Config, SourceConfig};
 use crate::deliver::{self, Router, outbox};
 use crate::error::error_chain;
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::FetchError;
 use crate::metrics;
 use crate::notify::Notifier;
 use crate::polite::{self, Limits};
 use crate::poll::{self, Poller};
 use crate::report::publish;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
-use crate::store::{Shared, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// How often `STATUS=` is refreshed when no watchdog asks for more.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
@@ -59,11 +59,7 @@ struct Current {
 
 impl Current {
     fn new(config: Config) -> Current {
-        let limits = Limits::new(
-            config.settings.concurrency,
-            config.settings.per_host,
-            config.settings.host_spacing,
-        );
+        let limits = Limits::of(&config.settings);
         Current {
             router: Arc::new(Router::new(&config)),
             limits: Arc::new(limits),
@@ -107,12 +103,7 @@ pub async fn run(
     config: Config,
 ) -> Result<(), DaemonError> {
     let store = Store::open(&config.settings.database)?;
-    let poller = Arc::new(Poller {
-        fetcher: Fetcher::new(&config.settings.user_agent).map_err(DaemonError::Http)?,
-        store: Shared::new(store),
-        outbox: Arc::new(Notify::new()),
-        commits: Default::default(),
-    });
+    let poller = Arc::new(Poller::new(store, &config.settings).map_err(DaemonError::Http)?);
     let retention = tokio::sync::watch::Sender::new(config.settings.retention);
     let mut daemon = Daemon {
         config_path,
@@ -307,7 +298,7 @@ impl Daemon {
         let abort = self.abort.clone();
         let publish = Arc::clone(&self.publish);
         self.tracker.spawn(async move {
-            let host = source.host_key();
+            let host = polite::host_key(&source.url);
             let work = async {
                 let next = source.schedule.next_after(clock.now());
                 poll::poll(&poller, &config, &router, &limits, &source, Some(next)).await

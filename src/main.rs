@@ -2,19 +2,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use feedwatch::cli::Cli;
-use feedwatch::config::{self, LogFormat};
+use feedwatch::commands::{self, Context};
+use feedwatch::config::LogFormat;
 use feedwatch::logging::{self, Style};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json =
-        config::load(&cli.config_path()).is_ok_and(|c| c.settings.log_format == LogFormat::Json);
-    logging::init(
-        &format!("warn,feedwatch={}", cli.log_filter()),
-        Style::detect(json),
-    );
+    let filter = format!("warn,feedwatch={}", cli.log_filter());
+    let ctx = Context::load(cli.config_path(), cli.database);
+    logging::init(&filter, Style::detect(ctx.log_format() == LogFormat::Json));
     std::panic::set_hook(Box::new(|info| tracing::error!("internal error: {info}")));
-    match feedwatch::commands::run(&cli) {
+    match commands::run(cli.command, ctx) {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
             let code = e.exit_code();

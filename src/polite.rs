@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use crate::config::Settings;
+
 /// The longest a Retry-After or a failure backoff can postpone a source.
 pub const RETRY_CAP: Duration = Duration::from_secs(24 * 3600);
 /// The longest cache headers or `<ttl>` can stretch a source's interval.
@@ -37,6 +39,15 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The limits `[settings]` sets: `concurrency`, `per_host`, `host_spacing`.
+    pub fn of(settings: &Settings) -> Limits {
+        Limits::new(
+            settings.concurrency,
+            settings.per_host,
+            settings.host_spacing,
+        )
+    }
+
     /// `spacing` is the least time between two request starts to one remote host.
     pub fn new(concurrency: usize, per_host: usize, spacing: Duration) -> Limits {
         Limits {

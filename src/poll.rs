@@ -11,12 +11,12 @@ use chrono::{DateTime, Utc};
 use tracing::{info, instrument, warn};
 use url::Url;
 
-use crate::config::{Config, SourceConfig, SourceKind};
+use crate::config::{Config, Settings, SourceConfig, SourceKind};
 use crate::deliver::Router;
 use crate::detect::{self, Rules};
 use crate::error::error_chain;
 use crate::event::{Draft, EventKind, SourceRef};
-use crate::fetch::{self, FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
+use crate::fetch::{self, FetchError, FetchOutcome, FetchRequest, Fetcher, Hints, Validators};
 use crate::follow::{self, Followed, Following};
 use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
@@ -48,6 +48,19 @@ pub struct Poller {
     pub outbox: Arc<tokio::sync::Notify>,
     /// Polls waiting to be written; see [`CommitQueue`].
     pub commits: Commits,
+}
+
+impl Poller {
+    /// What a process polls with: the database it has opened and an HTTP
+    /// client sending the configured User-Agent.
+    pub fn new(store: Store, settings: &Settings) -> Result<Poller, FetchError> {
+        Ok(Poller {
+            fetcher: Fetcher::new(&settings.user_agent)?,
+            store: Shared::new(store),
+            outbox: Arc::new(tokio::sync::Notify::new()),
+            commits: Commits::default(),
+        })
+    }
 }
 
 /// Runs store work on the blocking pool, its error as the poll reports it.
@@ -123,7 +136,7 @@ pub async fn poll_from(
     // articles take their own hosts' slots one at a time afterwards, so a
     // poll never waits for one slot while holding another.
     let read = {
-        let _slot = limits.acquire(&source.host_key()).await;
+        let _slot = limits.acquire(&polite::host_key(&source.url)).await;
         step.fetch_and_read().await
     };
     let mut report = match read {

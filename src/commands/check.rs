@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{AppError, Status, command_runtime, emit, load_config, poller};
-use crate::cli::Cli;
+use super::{AppError, Context, Status, command_runtime, emit, poller};
 use crate::config::{Config, SinkKind, SourceConfig};
 use crate::deliver::{Router, outbox};
 use crate::polite::Limits;
@@ -15,8 +14,8 @@ use crate::poll::{self, Known, PollReport, Poller};
 use crate::report::publish;
 use crate::store::SourceState;
 
-pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
-    let config = Arc::new(load_config(cli)?);
+pub fn check(ctx: Context, names: &[String]) -> Result<Status, AppError> {
+    let config = Arc::new(ctx.config()?);
     let unknown: Vec<&str> = names
         .iter()
         .filter(|n| config.source(n).is_none())
@@ -37,11 +36,7 @@ pub fn check(cli: &Cli, names: &[String]) -> Result<Status, AppError> {
         .collect();
     let poller = poller(&config)?;
     let router = Router::new(&config);
-    let limits = Limits::new(
-        config.settings.concurrency,
-        config.settings.per_host,
-        config.settings.host_spacing,
-    );
+    let limits = Limits::of(&config.settings);
     let (reports, undelivered) = command_runtime()?.block_on(async {
         // Every source's state in one read; should that fail, each poll
         // reads its own and reports what went wrong.
@@ -230,7 +225,7 @@ fn lanes(sources: Vec<Planned>, per_host: usize) -> Vec<Vec<Planned>> {
             hosts.push(vec![planned]);
             continue;
         }
-        let key = planned.0.host_key();
+        let key = crate::polite::host_key(&planned.0.url);
         let at = *index.entry(key).or_insert_with(|| {
             hosts.push(Vec::new());
             hosts.len() - 1

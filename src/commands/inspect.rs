@@ -1,13 +1,12 @@
 //! `sources` and `history`: reading what the store holds.
 
-use super::{AppError, Status, emit, load_config, open_store};
-use crate::cli::Cli;
+use super::{AppError, Context, Status, emit, open_store};
 use crate::config::Field;
 use crate::report::text::line;
 use crate::store::{SourceRow, StoreError, VersionRow};
 
-pub fn sources(cli: &Cli) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn sources(ctx: Context) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     let store = open_store(&config.settings.database)?;
     let rows = store.list_sources()?;
     let mut table = vec![
@@ -91,8 +90,8 @@ fn outcome(row: &SourceRow) -> String {
     }
 }
 
-pub fn history(cli: &Cli, source: &str, item: Option<&str>) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn history(ctx: Context, source: &str, item: Option<&str>) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     let store = open_store(&config.settings.database)?;
     match item {
         None => {

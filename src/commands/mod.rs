@@ -8,14 +8,13 @@ mod stats;
 mod try_source;
 
 use std::io::{self, Write};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command};
-use crate::config::{self, Config, ConfigError};
-use crate::fetch::{FetchError, Fetcher};
+use crate::cli::Command;
+use crate::config::{self, Config, ConfigError, LogFormat};
+use crate::fetch::FetchError;
 use crate::poll::Poller;
-use crate::store::{Shared, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Why a command could not do its job; each maps to a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -75,47 +74,69 @@ impl AppError {
 /// Exit status of a command that ran: 0 all well, 1 something failed.
 pub type Status = u8;
 
-pub fn run(cli: &Cli) -> Result<Status, AppError> {
-    match &cli.command {
-        Command::Validate => validate(cli),
+/// What every command is given: the configuration, read once, where it
+/// was read from (the daemon reads it again there on reload), and the
+/// `--database` override.
+pub struct Context {
+    pub config_path: PathBuf,
+    pub database: Option<PathBuf>,
+    config: Result<Config, ConfigError>,
+}
+
+impl Context {
+    /// Reads the configuration file, applying `--database`.
+    pub fn load(config_path: PathBuf, database: Option<PathBuf>) -> Context {
+        let config = config::load(&config_path).map(|c| c.with_database(database.as_deref()));
+        Context {
+            config_path,
+            database,
+            config,
+        }
+    }
+
+    /// The log format the configuration asks for; text when it cannot be read.
+    pub fn log_format(&self) -> LogFormat {
+        self.config
+            .as_ref()
+            .map_or(LogFormat::Text, |c| c.settings.log_format)
+    }
+
+    /// The configuration, its warnings logged.
+    pub fn config(self) -> Result<Config, AppError> {
+        let config = self.config.map_err(AppError::Config)?;
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(config)
+    }
+}
+
+pub fn run(command: Command, ctx: Context) -> Result<Status, AppError> {
+    match command {
+        Command::Validate => validate(ctx),
         Command::Run => {
-            let config = load_config(cli)?;
+            let (path, database) = (ctx.config_path.clone(), ctx.database.clone());
+            let config = ctx.config()?;
             runtime()?
-                .block_on(crate::daemon::run(
-                    cli.config_path(),
-                    cli.database.clone(),
-                    config,
-                ))
+                .block_on(crate::daemon::run(path, database, config))
                 .map_err(AppError::Daemon)?;
             Ok(0)
         }
-        Command::Check(args) => check::check(cli, &args.sources),
-        Command::Test(args) => try_source::test(cli, &args.target, args.json),
-        Command::Sources => inspect::sources(cli),
-        Command::Stats => stats::stats(cli),
-        Command::History(args) => inspect::history(cli, &args.source, args.item.as_deref()),
-        Command::Deliveries(args) => outbox::deliveries(cli, args),
-        Command::Redeliver(args) => outbox::redeliver(cli, args),
-        Command::Report(args) => report::report(cli, args),
-        Command::Diff(args) => report::diff(cli, args),
+        Command::Check(args) => check::check(ctx, &args.sources),
+        Command::Test(args) => try_source::test(ctx, &args.target, args.json),
+        Command::Sources => inspect::sources(ctx),
+        Command::Stats => stats::stats(ctx),
+        Command::History(args) => inspect::history(ctx, &args.source, args.item.as_deref()),
+        Command::Deliveries(args) => outbox::deliveries(ctx, &args),
+        Command::Redeliver(args) => outbox::redeliver(ctx, &args),
+        Command::Report(args) => report::report(ctx, &args),
+        Command::Diff(args) => report::diff(ctx, &args),
         Command::ImportOpml(args) => report::import_opml(&args.file),
     }
 }
 
-/// Loads and validates the configuration, applying `--database`.
-pub fn load_config(cli: &Cli) -> Result<Config, AppError> {
-    let mut config = config::load(&cli.config_path()).map_err(AppError::Config)?;
-    if let Some(db) = &cli.database {
-        config.settings.database = db.clone();
-    }
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
-    }
-    Ok(config)
-}
-
-fn validate(cli: &Cli) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+fn validate(ctx: Context) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     emit(&format!(
         "{}: configuration OK: {} source{}, {} sink{}",
         config.path.display(),
@@ -127,19 +148,13 @@ fn validate(cli: &Cli) -> Result<Status, AppError> {
     Ok(0)
 }
 
-pub use report::parse_time;
-
 pub(crate) fn open_store(path: &Path) -> Result<Store, AppError> {
     Ok(Store::open(path)?)
 }
 
 pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
-    Ok(Poller {
-        fetcher: Fetcher::new(&config.settings.user_agent).map_err(AppError::Http)?,
-        store: Shared::new(open_store(&config.settings.database)?),
-        outbox: Arc::new(tokio::sync::Notify::new()),
-        commits: Default::default(),
-    })
+    let store = open_store(&config.settings.database)?;
+    Poller::new(store, &config.settings).map_err(AppError::Http)
 }
 
 /// The daemon's runtime: a worker per core, so a long diff or a slow sink

@@ -1,10 +1,10 @@
 //! `deliveries` and `redeliver`: the operator's view of the outbox.
 
-use super::{AppError, Status, emit, load_config, open_store};
-use crate::cli::{Cli, DeliveriesArgs, RedeliverArgs};
+use super::{AppError, Context, Status, emit, open_store};
+use crate::cli::{DeliveriesArgs, RedeliverArgs};
 
-pub fn deliveries(cli: &Cli, args: &DeliveriesArgs) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn deliveries(ctx: Context, args: &DeliveriesArgs) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     if let Some(sink) = &args.sink
         && config.sink(sink).is_none()
     {
@@ -38,8 +38,8 @@ pub fn deliveries(cli: &Cli, args: &DeliveriesArgs) -> Result<Status, AppError> 
     Ok(0)
 }
 
-pub fn redeliver(cli: &Cli, args: &RedeliverArgs) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn redeliver(ctx: Context, args: &RedeliverArgs) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     let mut store = open_store(&config.settings.database)?;
     // Log sinks are written at once and never fail quietly; only webhook
     // deliveries are sent again.

@@ -3,11 +3,11 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::Utc;
 use globset::Glob;
 
-use super::{AppError, Status, emit, load_config, open_store};
-use crate::cli::{Cli, DiffArgs, ReportArgs};
+use super::{AppError, Context, Status, emit, open_store};
+use crate::cli::{DiffArgs, ReportArgs};
 use crate::config::{Config, Field};
 use crate::event::{Event, EventKind};
 use crate::report::text::{Paint, block};
@@ -18,8 +18,8 @@ use crate::store::{Store, VersionRow};
 /// Unchanged words kept either side of a change in `diff --word`.
 const WORD_CONTEXT: usize = 25;
 
-pub fn report(cli: &Cli, args: &ReportArgs) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn report(ctx: Context, args: &ReportArgs) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     let kinds = event_kinds(&args.types)?;
     let store = open_store(&config.settings.database)?;
     check_sources(&config, &store, &args.sources)?;
@@ -50,8 +50,8 @@ pub fn report(cli: &Cli, args: &ReportArgs) -> Result<Status, AppError> {
     Ok(0)
 }
 
-pub fn diff(cli: &Cli, args: &DiffArgs) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn diff(ctx: Context, args: &DiffArgs) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     let store = open_store(&config.settings.database)?;
     check_sources(&config, &store, std::slice::from_ref(&args.source))?;
     let versions = store
@@ -172,33 +172,6 @@ pub fn import_opml(path: &Path) -> Result<Status, AppError> {
     }
     write_out(&crate::opml::to_toml(&import.sources))?;
     Ok(0)
-}
-
-/// Parses `--from`: RFC 3339, or a date (midnight UTC), or a date and time in UTC.
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(t.and_utc());
-        }
-    }
-    if let Some(t) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-    {
-        return Ok(t.and_utc());
-    }
-    Err(format!(
-        "`{text}` is not a time; write it like 2026-11-20, \"2026-11-20 08:00\" or 2026-11-20T08:00:00Z"
-    ))
 }
 
 /// The kinds `--type` selects (all when none is given); patterns like `item.*` allowed.

@@ -1,11 +1,10 @@
 //! `stats`: how big the database is and what fills it.
 
-use super::{AppError, Status, emit, load_config, open_store};
-use crate::cli::Cli;
+use super::{AppError, Context, Status, emit, open_store};
 use crate::config::Retention;
 
-pub fn stats(cli: &Cli) -> Result<Status, AppError> {
-    let config = load_config(cli)?;
+pub fn stats(ctx: Context) -> Result<Status, AppError> {
+    let config = ctx.config()?;
     let path = &config.settings.database;
     let store = open_store(path)?;
     let s = store.stats(path)?;

@@ -3,8 +3,7 @@
 use serde_json::json;
 use url::Url;
 
-use super::{AppError, Status, command_runtime, emit, load_config};
-use crate::cli::Cli;
+use super::{AppError, Context, Status, command_runtime, emit};
 use crate::config::{SourceConfig, SourceKind};
 use crate::error::error_chain;
 use crate::fetch::{FEED_ACCEPT, FetchOutcome, FetchRequest, Fetcher, Validators};
@@ -12,11 +11,8 @@ use crate::follow::Following;
 use crate::source::page::Page;
 use crate::source::{self, Document};
 
-const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-const DEFAULT_MAX_BODY: u64 = 15 * 1024 * 1024;
-
-pub fn test(cli: &Cli, target: &str, as_json: bool) -> Result<Status, AppError> {
-    let target = resolve(cli, target)?;
+pub fn test(ctx: Context, target: &str, as_json: bool) -> Result<Status, AppError> {
+    let target = resolve(ctx, target)?;
     let url = &target.url;
     let fetcher = Fetcher::new(&target.user_agent).map_err(AppError::Http)?;
     let no_validators = Validators::default();
@@ -148,40 +144,30 @@ struct Target {
     allow_private_links: bool,
 }
 
-/// A configured source's settings, or defaults for a bare URL.
-fn resolve(cli: &Cli, target: &str) -> Result<Target, AppError> {
-    let config = load_config(cli).ok();
-    if let Some(source) = config.as_ref().and_then(|c| c.source(target)) {
-        let agent = config
-            .as_ref()
-            .map(|c| c.settings.user_agent.clone())
-            .unwrap_or_default();
-        return Ok(Target {
-            url: source.url.clone(),
-            timeout: source.timeout,
-            max_body: source.max_body,
-            user_agent: agent,
-            source: Some(source.clone()),
-            allow_private_links: config
-                .as_ref()
-                .is_some_and(|c| c.settings.allow_private_links),
-        });
-    }
-    let url = Url::parse(target).map_err(|e| {
-        AppError::Usage(format!(
-            "{target:?} is neither a configured source nor a URL ({e})"
-        ))
-    })?;
-    let agent = config
-        .map(|c| c.settings.user_agent)
-        .unwrap_or_else(|| format!("feedwatch/{}", crate::VERSION));
+/// A configured source's settings, or the configuration's (else the
+/// default) settings for a bare URL.
+fn resolve(ctx: Context, target: &str) -> Result<Target, AppError> {
+    let config = ctx.config().ok();
+    let settings = config
+        .as_ref()
+        .map(|c| c.settings.clone())
+        .unwrap_or_default();
+    let source = config.as_ref().and_then(|c| c.source(target)).cloned();
+    let url = match &source {
+        Some(source) => source.url.clone(),
+        None => Url::parse(target).map_err(|e| {
+            AppError::Usage(format!(
+                "{target:?} is neither a configured source nor a URL ({e})"
+            ))
+        })?,
+    };
     Ok(Target {
         url,
-        timeout: DEFAULT_TIMEOUT,
-        max_body: DEFAULT_MAX_BODY,
-        user_agent: agent,
-        source: None,
-        allow_private_links: false,
+        timeout: source.as_ref().map_or(settings.timeout, |s| s.timeout),
+        max_body: source.as_ref().map_or(settings.max_body, |s| s.max_body),
+        user_agent: settings.user_agent,
+        allow_private_links: source.is_some() && settings.allow_private_links,
+        source,
     })
 }
 

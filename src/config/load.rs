@@ -10,22 +10,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use toml_edit::{ImDocument, TableLike, TomlError};
 use url::Url;
 
-use super::{Config, DEFAULT_INTERVAL, LogFormat, Retention, Settings};
+use super::{Config, LogFormat, Retention, Settings};
 use values::{Checker, Spanned, Table, did_you_mean, line_column};
-
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_MAX_BODY: u64 = 15 << 20;
-const DEFAULT_CONCURRENCY: usize = 16;
-const DEFAULT_PER_HOST: usize = 2;
-const DEFAULT_HOST_SPACING: Duration = Duration::from_secs(1);
-const DEFAULT_FAIL_AFTER: u32 = 3;
-const DEFAULT_DATABASE: &str = "feedwatch.db";
-const DEFAULT_REPORT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
 const SETTINGS_KEYS: [&str; 18] = [
@@ -234,6 +224,10 @@ impl Bases {
         self.state.join(p)
     }
 
+    pub fn state_path(&self, p: &Path) -> PathBuf {
+        self.state.join(p)
+    }
+
     pub fn logs(&self, p: &str) -> PathBuf {
         self.logs.join(p)
     }
@@ -294,38 +288,39 @@ fn array_of_tables<'a>(ck: &mut Checker<'_>, root: &Table<'a>, key: &str) -> Tab
 
 fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings {
     ck.check_keys(t, &SETTINGS_KEYS, |_| None);
+    let d = Settings::default();
     let database = match ck.string(t, "database") {
         Some(s) if s.value.trim().is_empty() => {
             ck.problem(s.at, t.path("database"), "must not be empty");
-            DEFAULT_DATABASE
+            bases.state_path(&d.database)
         }
-        Some(s) => s.value,
-        None => DEFAULT_DATABASE,
+        Some(s) => bases.state(s.value),
+        None => bases.state_path(&d.database),
     };
     Settings {
-        database: bases.state(database),
-        interval: ck.duration(t, "interval").unwrap_or(DEFAULT_INTERVAL),
-        timeout: ck.duration(t, "timeout").unwrap_or(DEFAULT_TIMEOUT),
-        max_body: ck.size(t, "max_body").unwrap_or(DEFAULT_MAX_BODY),
-        concurrency: ck.int(t, "concurrency", 1).unwrap_or(DEFAULT_CONCURRENCY),
-        per_host: ck.int(t, "per_host", 1).unwrap_or(DEFAULT_PER_HOST),
-        host_spacing: ck
-            .duration(t, "host_spacing")
-            .unwrap_or(DEFAULT_HOST_SPACING),
-        user_agent: user_agent(ck, t),
-        alert_on_first_poll: ck.bool(t, "alert_on_first_poll").unwrap_or(false),
-        allow_private_links: ck.bool(t, "allow_private_links").unwrap_or(false),
-        fail_after: ck.int(t, "fail_after", 1).unwrap_or(DEFAULT_FAIL_AFTER),
-        log_format: log_format(ck, t),
+        database,
+        interval: ck.duration(t, "interval").unwrap_or(d.interval),
+        timeout: ck.duration(t, "timeout").unwrap_or(d.timeout),
+        max_body: ck.size(t, "max_body").unwrap_or(d.max_body),
+        concurrency: ck.int(t, "concurrency", 1).unwrap_or(d.concurrency),
+        per_host: ck.int(t, "per_host", 1).unwrap_or(d.per_host),
+        host_spacing: ck.duration(t, "host_spacing").unwrap_or(d.host_spacing),
+        user_agent: user_agent(ck, t).unwrap_or(d.user_agent),
+        alert_on_first_poll: ck
+            .bool(t, "alert_on_first_poll")
+            .unwrap_or(d.alert_on_first_poll),
+        allow_private_links: ck
+            .bool(t, "allow_private_links")
+            .unwrap_or(d.allow_private_links),
+        fail_after: ck.int(t, "fail_after", 1).unwrap_or(d.fail_after),
+        log_format: log_format(ck, t).unwrap_or(d.log_format),
         metrics: metrics_address(ck, t),
         retention: Retention {
             keep_versions: ck.int(t, "keep_versions", 1),
             keep_for: ck.duration(t, "keep_for"),
         },
         report_dir: report_dir(ck, t, bases),
-        report_window: ck
-            .duration(t, "report_window")
-            .unwrap_or(DEFAULT_REPORT_WINDOW),
+        report_window: ck.duration(t, "report_window").unwrap_or(d.report_window),
         report_url: report_url(ck, t),
     }
 }
@@ -356,25 +351,18 @@ fn report_url(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Url> {
     Some(url)
 }
 
-fn user_agent(ck: &mut Checker<'_>, t: &Table<'_>) -> String {
-    let default = || {
-        format!(
-            "feedwatch/{} (+https://github.com/feedwatch/feedwatch)",
-            env!("CARGO_PKG_VERSION")
-        )
-    };
-    let Some(s) = ck.string(t, "user_agent") else {
-        return default();
-    };
+/// The `user_agent` given, if it is one.
+fn user_agent(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<String> {
+    let s = ck.string(t, "user_agent")?;
     if s.value.trim().is_empty() || s.value.chars().any(char::is_control) {
         ck.problem(
             s.at,
             t.path("user_agent"),
             "must be non-empty text on one line, without control characters",
         );
-        return default();
+        return None;
     }
-    s.value.to_string()
+    Some(s.value.to_string())
 }
 
 fn metrics_address(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<std::net::SocketAddr> {
@@ -395,22 +383,20 @@ fn metrics_address(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<std::net::Sock
     }
 }
 
-fn log_format(ck: &mut Checker<'_>, t: &Table<'_>) -> LogFormat {
-    match ck.string(t, "log_format") {
-        None => LogFormat::Text,
-        Some(s) => match s.value {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                let hint = did_you_mean(other, ["text", "json"]);
-                ck.problem(
-                    s.at,
-                    t.path("log_format"),
-                    format!("`{other}` is not a log format{hint}; use \"text\" or \"json\""),
-                );
-                LogFormat::Text
-            }
-        },
+fn log_format(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<LogFormat> {
+    let s = ck.string(t, "log_format")?;
+    match s.value {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        other => {
+            let hint = did_you_mean(other, ["text", "json"]);
+            ck.problem(
+                s.at,
+                t.path("log_format"),
+                format!("`{other}` is not a log format{hint}; use \"text\" or \"json\""),
+            );
+            None
+        }
     }
 }
 

@@ -15,9 +15,6 @@ use crate::schedule::Schedule;
 pub use crate::source::SourceKind;
 pub use load::{ConfigError, Dirs, Problem, Problems, load, parse_str};
 
-/// Default poll interval when neither the source nor `[settings]` gives one.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
-
 /// A fully validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -55,6 +52,35 @@ pub struct Settings {
     pub report_window: Duration,
     /// The address `report_dir` is served at (ends in `/`), for the feed's links.
     pub report_url: Option<Url>,
+}
+
+impl Default for Settings {
+    /// What a file without `[settings]` gets, and what `test URL` uses
+    /// when there is no configuration at all.
+    fn default() -> Settings {
+        Settings {
+            database: PathBuf::from("feedwatch.db"),
+            interval: Duration::from_secs(30 * 60),
+            timeout: Duration::from_secs(30),
+            max_body: 15 << 20,
+            concurrency: 16,
+            per_host: 2,
+            host_spacing: Duration::from_secs(1),
+            user_agent: format!(
+                "feedwatch/{} (+https://github.com/feedwatch/feedwatch)",
+                crate::VERSION
+            ),
+            alert_on_first_poll: false,
+            allow_private_links: false,
+            fail_after: 3,
+            log_format: LogFormat::Text,
+            metrics: None,
+            retention: Retention::default(),
+            report_dir: None,
+            report_window: Duration::from_secs(7 * 24 * 3600),
+            report_url: None,
+        }
+    }
 }
 
 /// How much history to keep; by default every version and event is kept.
@@ -176,14 +202,15 @@ pub struct SourceConfig {
     pub exclude: Vec<String>,
 }
 
-impl SourceConfig {
-    /// The host used for per-host politeness limits (`file` for local files).
-    pub fn host_key(&self) -> String {
-        crate::polite::host_key(&self.url)
-    }
-}
-
 impl Config {
+    /// The configuration with `--database` applied, when given.
+    pub fn with_database(mut self, database: Option<&Path>) -> Config {
+        if let Some(db) = database {
+            self.settings.database = db.to_path_buf();
+        }
+        self
+    }
+
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }

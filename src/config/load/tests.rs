@@ -184,8 +184,9 @@ fn defaults_fill_everything_left_out() {
     let config = valid(SOURCE);
     let s = &config.settings;
     assert_eq!(s.database, PathBuf::from("/etc/feedwatch/feedwatch.db"));
-    assert_eq!(s.interval, DEFAULT_INTERVAL);
-    assert_eq!((s.timeout, s.max_body), (DEFAULT_TIMEOUT, DEFAULT_MAX_BODY));
+    // The defaults the documentation gives.
+    assert_eq!(s.interval, Duration::from_secs(30 * 60));
+    assert_eq!((s.timeout, s.max_body), (Duration::from_secs(30), 15 << 20));
     assert_eq!((s.concurrency, s.per_host, s.fail_after), (16, 2, 3));
     assert!(s.user_agent.starts_with(&format!(
         "feedwatch/{} (+https://",
@@ -196,7 +197,7 @@ fn defaults_fill_everything_left_out() {
     assert!(matches!(config.sinks[0].kind, SinkKind::Log { path: None }));
     let source = &config.sources[0];
     assert_eq!(source.kind, None);
-    assert!(matches!(source.schedule, Schedule::Every(d) if d == DEFAULT_INTERVAL));
+    assert!(matches!(source.schedule, Schedule::Every(d) if d == Duration::from_secs(30 * 60)));
     assert_eq!(
         source.track,
         Track {
