@@ -276,12 +276,7 @@ impl Step<'_> {
 
     /// The type before anything is fetched, when configured or remembered.
     fn known_kind(&self) -> Option<SourceKind> {
-        let remembered = match self.state.kind.as_deref() {
-            Some("page") => Some(SourceKind::Page),
-            Some("feed") => Some(SourceKind::Feed),
-            _ => None,
-        };
-        self.source.kind.or(remembered)
+        self.source.kind.or(self.state.kind)
     }
 
     /// The configured address, or where a confirmed permanent move leads.
@@ -489,7 +484,7 @@ impl Step<'_> {
         let mut rec = self.record(Outcome::Ok);
         rec.validators = Some(read.validators);
         self.track_move(&mut rec, hints);
-        rec.kind = Some(read.kind.as_str().to_string());
+        rec.kind = Some(read.kind);
         if !read.warnings.is_empty() {
             warn!("read despite problems: {}", read.warnings.join("; "));
             rec.warning = Some(read.warnings.join("; "));

@@ -1,7 +1,7 @@
 //! `sources` and `history`: reading what the store holds.
 
 use super::{AppError, Context, Status, emit, open_store};
-use crate::config::Field;
+use crate::config::{Field, SourceKind};
 use crate::report::text::line;
 use crate::store::{SourceRow, StoreError, VersionRow};
 
@@ -27,9 +27,9 @@ pub fn sources(ctx: Context) -> Result<Status, AppError> {
         let row = rows.iter().find(|r| r.name == source.name);
         let kind = source
             .kind
-            .map(|k| k.as_str().to_string())
-            .or_else(|| row.and_then(|r| r.kind.clone()))
-            .unwrap_or_else(|| "?".into());
+            .or_else(|| row.and_then(|r| r.kind))
+            .map_or("?", SourceKind::as_str)
+            .to_string();
         table.push(vec![
             source.name.clone(),
             kind,

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
+use super::sql::Stamp;
 use super::{Result, SourceId, Store};
-use crate::event::{Event, format_time};
+use crate::event::Event;
 
 /// An event to store, with the sinks that must receive it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +95,7 @@ impl Store {
                                      last_error = NULL
                  WHERE sink = ?1 AND event_seq = ?2",
             )?;
-            let at = format_time(at);
+            let at = Stamp(at);
             for seq in seqs {
                 stmt.execute(params![sink, seq, at])?;
             }
@@ -126,7 +127,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare("SELECT seq, payload FROM event WHERE created_at >= ?1 ORDER BY seq")?;
-        let rows = stmt.query_map([format_time(since)], |r| {
+        let rows = stmt.query_map([Stamp(since)], |r| {
             let payload: String = r.get(1)?;
             Ok(EventRow {
                 seq: r.get(0)?,

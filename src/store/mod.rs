@@ -9,6 +9,7 @@ mod pack;
 mod retention;
 mod shared;
 mod sources;
+mod sql;
 
 use std::path::Path;
 use std::time::Duration;

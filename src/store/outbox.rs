@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use super::sql::Stamp;
 use super::{Result, Store};
-use crate::event::{Event, format_time};
+use crate::event::Event;
 
 /// The oldest pending delivery of a sink, with when it may next be tried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +33,6 @@ pub struct DeliveryListing {
     pub delivered_at: Option<String>,
 }
 
-fn time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
 impl Store {
     /// The head of a sink's queue: deliveries go out strictly in order, so a
     /// source's later events never overtake its earlier ones.
@@ -53,8 +49,8 @@ impl Store {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, u32>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<Stamp>>(2)?,
+                    r.get::<_, Stamp>(3)?,
                     r.get::<_, String>(4)?,
                 ))
             })
@@ -68,8 +64,8 @@ impl Store {
         Ok(Some(DueDelivery {
             seq,
             attempts,
-            next_attempt: time(next),
-            created_at: time(Some(created)).unwrap_or_else(Utc::now),
+            next_attempt: next.map(|t| t.0),
+            created_at: created.0,
             event,
         }))
     }
@@ -85,7 +81,7 @@ impl Store {
         self.conn.execute(
             "UPDATE delivery SET attempts = attempts + 1, last_error = ?3, next_attempt = ?4
              WHERE sink = ?1 AND event_seq = ?2",
-            params![sink, seq, error, format_time(next)],
+            params![sink, seq, error, Stamp(next)],
         )?;
         Ok(())
     }
@@ -106,7 +102,7 @@ impl Store {
             "INSERT INTO sink_state (name, disabled_at, reason) VALUES (?1, ?2, ?3)
              ON CONFLICT(name) DO UPDATE SET disabled_at = excluded.disabled_at,
                                              reason = excluded.reason",
-            params![sink, format_time(at), reason],
+            params![sink, Stamp(at), reason],
         )?;
         Ok(())
     }

@@ -5,9 +5,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
+use super::sql::Stamp;
 use super::{Result, Store};
 use crate::config::Retention;
-use crate::event::format_time;
 
 /// Rows deleted in one transaction, so a prune never holds the database long.
 const BATCH: i64 = 2000;
@@ -62,7 +62,7 @@ impl Store {
             )?);
         }
         if let Some(age) = retention.keep_for {
-            let cutoff = format_time(now - chrono::Duration::from_std(age).unwrap_or_default());
+            let cutoff = Stamp(now - chrono::Duration::from_std(age).unwrap_or_default());
             // A version goes once a later one replaced it before the cutoff,
             // so the change a recent version made can still be shown.
             pruned.versions += count(tx.execute(

@@ -4,18 +4,20 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::pack::Frames;
+use super::sql::Stamp;
 use super::{Result, SourceId, Store, StoreError, articles, events, items};
 use crate::detect::ItemWrite;
 use crate::event::format_time;
 use crate::fetch::Validators;
 use crate::polite::Moved;
+use crate::source::SourceKind;
 
 /// What the poller needs to know about a source before polling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceState {
     pub id: SourceId,
     pub validators: Validators,
-    pub kind: Option<String>,
+    pub kind: Option<SourceKind>,
     pub baselined: bool,
     pub consecutive_failures: u32,
     pub failing: bool,
@@ -51,7 +53,7 @@ pub struct PollRecord {
     pub outcome: Outcome,
     /// `None` leaves the stored validators as they are.
     pub validators: Option<Validators>,
-    pub kind: Option<String>,
+    pub kind: Option<SourceKind>,
     pub writes: Vec<ItemWrite>,
     pub gone: Vec<String>,
     pub events: Vec<events::NewEvent>,
@@ -75,7 +77,7 @@ pub struct PollRecord {
 pub struct SourceRow {
     pub name: String,
     pub url: String,
-    pub kind: Option<String>,
+    pub kind: Option<SourceKind>,
     pub last_poll: Option<String>,
     pub last_outcome: Option<String>,
     pub last_error: Option<String>,
@@ -85,11 +87,6 @@ pub struct SourceRow {
     pub items_held: u64,
     pub polls: u64,
     pub effective_url: Option<String>,
-}
-
-fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 impl Store {
@@ -155,7 +152,7 @@ impl Store {
                     baselined: r.get(4)?,
                     consecutive_failures: r.get(5)?,
                     failing: r.get(6)?,
-                    next_due: parse_time(r.get(7)?),
+                    next_due: r.get::<_, Option<Stamp>>(7)?.map(|t| t.0),
                     effective_url: r.get(8)?,
                     moved: Moved {
                         to: r.get(9)?,
@@ -170,13 +167,13 @@ impl Store {
 
     /// When each known source is next due, for restarts that keep their rhythm.
     pub fn next_due_of(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
-        let due: Option<Option<String>> = self
+        let due: Option<Option<Stamp>> = self
             .conn
             .query_row("SELECT next_due FROM source WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
             .optional()?;
-        Ok(parse_time(due.flatten()))
+        Ok(due.flatten().map(|t| t.0))
     }
 
     /// Writes a poll's state, item versions and events atomically.
@@ -274,7 +271,6 @@ fn write_poll(tx: &Connection, rec: &PollRecord) -> Result<()> {
 }
 
 fn update_source(tx: &Connection, rec: &PollRecord) -> Result<()> {
-    let at = format_time(rec.at);
     let ok = !matches!(rec.outcome, Outcome::Failed(_));
     let error = match &rec.outcome {
         Outcome::Failed(e) => Some(e.as_str()),
@@ -296,13 +292,13 @@ fn update_source(tx: &Connection, rec: &PollRecord) -> Result<()> {
     )?
     .execute(params![
         rec.source.0,
-        at,
+        Stamp(rec.at),
         rec.outcome.label(),
         error,
         ok,
         rec.outcome == Outcome::Ok,
         rec.failing,
-        rec.next_due.map(format_time),
+        rec.next_due.map(Stamp),
         rec.kind,
     ])?;
     if let Some(moved) = &rec.moved {
