@@ -2,6 +2,7 @@
 //! → deliver to log sinks. Every failure ends here as that source's error.
 
 mod commit;
+mod error;
 mod report;
 
 use std::collections::HashMap;
@@ -22,12 +23,11 @@ use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
 use crate::source::page::Page;
 use crate::source::{self, Document};
-use crate::store::{
-    ArticleState, NewEvent, Outcome, PollRecord, Shared, SourceState, Store, StoreError,
-};
+use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, Shared, SourceState, Store};
 
 use commit::compress_ahead;
 pub use commit::{CommitQueue, Commits};
+pub use error::PollError;
 pub use report::{PollReport, Summary};
 
 /// Documents larger than this are parsed one at a time.
@@ -63,14 +63,6 @@ impl Poller {
     }
 }
 
-/// Runs store work on the blocking pool, its error as the poll reports it.
-async fn blocking<T: Send + 'static>(
-    store: &Shared,
-    work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, String> {
-    store.run(work).await.map_err(|e| error_chain(&e))
-}
-
 /// A poll as one list of steps; `next_due` is stored with the outcome.
 pub async fn poll(
     poller: &Poller,
@@ -81,7 +73,7 @@ pub async fn poll(
     next_due: Option<DateTime<Utc>>,
 ) -> PollReport {
     let (name, url) = (source.name.clone(), source.url.to_string());
-    match blocking(&poller.store, move |s| s.source_state(&name, &url)).await {
+    match poller.store.run(move |s| s.source_state(&name, &url)).await {
         Ok(state) => {
             let known = Known {
                 state,
@@ -91,7 +83,7 @@ pub async fn poll(
         }
         Err(e) => PollReport {
             source: source.name.clone(),
-            result: Err(e),
+            result: Err(e.into()),
             not_before: None,
             host_not_before: None,
         },
@@ -158,7 +150,7 @@ pub async fn poll_from(
     match &report.result {
         Ok(s) if s.events > 0 => info!(events = s.events, "changes recorded"),
         Ok(_) => {}
-        Err(e) => warn!("poll failed: {e}"),
+        Err(e) => warn!("poll failed: {}", error_chain(e)),
     }
     report.source = source.name.clone();
     report
@@ -186,12 +178,6 @@ struct Recorded {
     followed: Followed,
 }
 
-struct Failure {
-    error: String,
-    status: Option<u16>,
-    retry_after: Option<String>,
-}
-
 struct Step<'a> {
     poller: &'a Poller,
     config: &'a Arc<Config>,
@@ -205,12 +191,7 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
-    async fn fetch_and_read(&self) -> Result<Read, Failure> {
-        let fail = |error: String| Failure {
-            error,
-            status: None,
-            retry_after: None,
-        };
+    async fn fetch_and_read(&self) -> Result<Read, PollError> {
         let url = self.url();
         let request = FetchRequest {
             url: &url,
@@ -228,13 +209,7 @@ impl Step<'_> {
                 return Ok(Read::NotModified(validators, hints));
             }
             Ok(FetchOutcome::Fetched(f)) => f,
-            Err(e) => {
-                return Err(Failure {
-                    error: error_chain(&e),
-                    status: e.status(),
-                    retry_after: e.retry_after().map(str::to_string),
-                });
-            }
+            Err(e) => return Err(e.into()),
         };
         let kind = self.kind(&fetched.body, fetched.content_type.as_deref());
         let base = fetched.base_url();
@@ -255,16 +230,14 @@ impl Step<'_> {
                 source::page::read(&body, content_type.as_deref(), &select, &exclude)
             })
             .await
-            .map_err(|e| fail(format!("the page reader failed: {e}")))?
-            .map_err(|e| fail(error_chain(&e)))?;
+            .map_err(|e| PollError::Reader("page", e))??;
             return Ok(Read::Page(page, fetched.validators, fetched.hints));
         }
         let doc = tokio::task::spawn_blocking(move || {
             source::feed::read(&body, content_type.as_deref(), Some(&base))
         })
         .await
-        .map_err(|e| fail(format!("the feed reader failed: {e}")))?
-        .map_err(|e| fail(error_chain(&e)))?;
+        .map_err(|e| PollError::Reader("feed", e))??;
         Ok(Read::Document(doc, fetched.validators, fetched.hints))
     }
 
@@ -360,7 +333,7 @@ impl Step<'_> {
         }
     }
 
-    fn report(&self, result: Result<Summary, String>) -> PollReport {
+    fn report(&self, result: Result<Summary, PollError>) -> PollReport {
         PollReport {
             source: self.source.name.clone(),
             result,
@@ -378,19 +351,22 @@ impl Step<'_> {
         let source_id = self.state.id;
         let keys: Vec<String> = doc.items.iter().map(|i| i.key.clone()).collect();
         let following = self.source.follow_links;
-        let loaded = blocking(&self.poller.store, move |s| {
-            let held = s.held_items(source_id, keys.iter().map(String::as_str))?;
-            let states = if following {
-                s.article_states(source_id)?
-            } else {
-                HashMap::new()
-            };
-            Ok((held, states))
-        })
-        .await;
+        let loaded = self
+            .poller
+            .store
+            .run(move |s| {
+                let held = s.held_items(source_id, keys.iter().map(String::as_str))?;
+                let states = if following {
+                    s.article_states(source_id)?
+                } else {
+                    HashMap::new()
+                };
+                Ok((held, states))
+            })
+            .await;
         let (held, states) = match loaded {
             Ok(loaded) => loaded,
-            Err(e) => return self.report(Err(e)),
+            Err(e) => return self.report(Err(e.into())),
         };
         let followed = if following {
             let links = doc.items.iter().map(|i| (i.key.as_str(), i.link.as_str()));
@@ -442,13 +418,14 @@ impl Step<'_> {
         let source_id = self.state.id;
         let key = self.source.url.to_string();
         let wanted = key.clone();
-        let held = match blocking(&self.poller.store, move |s| {
-            s.held_items(source_id, [wanted.as_str()])
-        })
-        .await
+        let held = match self
+            .poller
+            .store
+            .run(move |s| s.held_items(source_id, [wanted.as_str()]))
+            .await
         {
             Ok(held) => held,
-            Err(e) => return self.report(Err(e)),
+            Err(e) => return self.report(Err(e.into())),
         };
         let snapshot = detect::Snapshot {
             title: page.title,
@@ -535,13 +512,14 @@ impl Step<'_> {
         };
         if self.source.follow_links {
             let source_id = self.state.id;
-            let loaded = blocking(&self.poller.store, move |s| {
-                Ok((s.held_items(source_id, [])?, s.article_states(source_id)?))
-            })
-            .await;
+            let loaded = self
+                .poller
+                .store
+                .run(move |s| Ok((s.held_items(source_id, [])?, s.article_states(source_id)?)))
+                .await;
             let (held, states) = match loaded {
                 Ok(loaded) => loaded,
-                Err(e) => return self.report(Err(e)),
+                Err(e) => return self.report(Err(e.into())),
             };
             let mut present: Vec<(&String, &detect::Held)> =
                 held.iter().filter(|(_, h)| h.present).collect();
@@ -569,37 +547,41 @@ impl Step<'_> {
 
     /// Records a failure, raising `source.failing` once, and works out how
     /// long to leave the source (and, after a 429, its host) alone.
-    async fn record_failure(&self, failure: Failure) -> PollReport {
+    async fn record_failure(&self, failure: PollError) -> PollReport {
         let failures = self.state.consecutive_failures + 1;
         let failing = self.state.failing || failures >= self.config.settings.fail_after;
         let retry = failure
-            .retry_after
-            .as_deref()
-            .filter(|_| matches!(failure.status, Some(429 | 503)))
+            .retry_after()
+            .filter(|_| matches!(failure.status(), Some(429 | 503)))
             .and_then(|v| polite::retry_delay(v, std::time::SystemTime::now()));
         let base = self.source.schedule.nominal_interval();
         let not_before = self.now + polite::backoff(base, failures).max(retry.unwrap_or_default());
-        let mut rec = self.record(Outcome::Failed(failure.error.clone()));
+        let error = error_chain(&failure);
+        let mut rec = self.record(Outcome::Failed(error.clone()));
         rec.failing = failing;
         self.postpone(&mut rec, Some(not_before));
         if failing && !self.state.failing {
             let mut draft = Draft::new(EventKind::SourceFailing);
-            draft.error = Some(failure.error.clone());
+            draft.error = Some(error);
             rec.events = self.events(vec![draft]);
         }
+        let status = failure.status();
         let committed = self.commit(rec).await;
         let mut report = self.report(Err(match committed {
-            Ok(()) => failure.error,
-            Err(e) => format!("{}; and it could not be recorded: {e}", failure.error),
+            Ok(()) => failure,
+            Err(e) => PollError::NotRecorded {
+                failure: Box::new(failure),
+                source: Box::new(e),
+            },
         }));
         report.not_before = Some(not_before);
-        if failure.status == Some(429) {
+        if status == Some(429) {
             report.host_not_before = retry.map(|r| self.now + r);
         }
         report
     }
 
-    async fn commit(&self, rec: PollRecord) -> Result<(), String> {
+    async fn commit(&self, rec: PollRecord) -> Result<(), PollError> {
         let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
         commit::commit(self.poller, self.config, rec).await?;
         kinds.into_iter().for_each(|k| METRICS.change(k));

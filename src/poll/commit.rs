@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use super::{PARSES, Poller};
+use super::{PARSES, PollError, Poller};
 use crate::config::Config;
 use crate::deliver;
 use crate::detect::ItemWrite;
@@ -81,12 +81,18 @@ fn write_queued(
     }
     let mut store = store.lock();
     let (records, senders): (Vec<PollRecord>, Vec<_>) = batch.into_iter().unzip();
-    let results: Vec<Result<(), String>> = match store.record_polls(&records) {
+    let results: Vec<Result<(), PollError>> = match store.record_polls(&records) {
         Ok(results) => results
             .into_iter()
-            .map(|r| r.map_err(|e| error_chain(&e)))
+            .map(|r| r.map_err(PollError::from))
             .collect(),
-        Err(e) => records.iter().map(|_| Err(error_chain(&e))).collect(),
+        Err(e) => {
+            let e = Arc::new(e);
+            records
+                .iter()
+                .map(|_| Err(PollError::Batch(Arc::clone(&e))))
+                .collect()
+        }
     };
     let new_events = records
         .iter()
@@ -110,7 +116,7 @@ fn write_queued(
     }
 }
 
-type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
+type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), PollError>>);
 
 /// Compresses the texts of a poll's new versions before the write, so that
 /// the writer, one at a time, does not. A feed's worth of text is
@@ -118,7 +124,7 @@ type QueuedCommit = (PollRecord, oneshot::Sender<Result<(), String>>);
 /// to another thread cost more than the work: a tenth of a cold check's CPU);
 /// more goes to a blocking thread, taking a parser's turn. A poll whose task
 /// is lost records nothing, and the next poll finds the same changes.
-pub(super) async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, String> {
+pub(super) async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, PollError> {
     let texts: usize = rec
         .writes
         .iter()
@@ -135,7 +141,7 @@ pub(super) async fn compress_ahead(mut rec: PollRecord) -> Result<PollRecord, St
         let _turn = PARSES.acquire().await.ok();
         tokio::task::spawn_blocking(move || compress(writes))
             .await
-            .map_err(|e| format!("compressing the new versions failed: {e}"))?
+            .map_err(PollError::Compress)?
     };
     rec.writes = writes;
     rec.frames = frames;
@@ -163,7 +169,7 @@ pub(super) async fn commit(
     poller: &Poller,
     config: &Arc<Config>,
     rec: PollRecord,
-) -> Result<(), String> {
+) -> Result<(), PollError> {
     let (sender, result) = oneshot::channel();
     poller.commits.push((rec, sender));
     if poller.commits.start_writing() {
@@ -174,7 +180,5 @@ pub(super) async fn commit(
         );
         tokio::task::spawn_blocking(move || write_all_queued(&store, &commits, &config));
     }
-    result
-        .await
-        .unwrap_or_else(|_| Err("the database writer stopped before this poll was written".into()))
+    result.await.unwrap_or(Err(PollError::WriterStopped))
 }

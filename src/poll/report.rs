@@ -2,11 +2,14 @@
 
 use chrono::{DateTime, Utc};
 
+use super::PollError;
+use crate::error::error_chain;
+
 /// How a poll went, for the caller's summary and exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct PollReport {
     pub source: String,
-    pub result: Result<Summary, String>,
+    pub result: Result<Summary, PollError>,
     /// No poll of this source before then (Retry-After, backoff, cache hints).
     pub not_before: Option<DateTime<Utc>>,
     /// No request to this source's host before then (a 429 with Retry-After).
@@ -27,7 +30,7 @@ pub struct Summary {
 impl std::fmt::Display for PollReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.result {
-            Err(e) => write!(f, "{}: error: {e}", self.source),
+            Err(e) => write!(f, "{}: error: {}", self.source, error_chain(e)),
             Ok(s) => {
                 let plural =
                     |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
