@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 use crate::config::{self, Config, SourceConfig};
 use crate::deliver::{self, Router, outbox};
 use crate::error::error_chain;
+use crate::event::format_time;
 use crate::fetch::FetchError;
 use crate::metrics;
 use crate::notify::Notifier;
@@ -254,20 +255,17 @@ impl Daemon {
     /// scheduler keeps up, `WATCHDOG=1`. Runs in the main loop, so a stuck
     /// loop stops the pings too.
     async fn report_health(&self, watchdog: bool, driver: &tokio::task::JoinHandle<()>) {
-        let store = self.poller.store.clone();
-        let summary = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::task::spawn_blocking(move || store.lock().health_summary()),
-        )
-        .await;
-        let Ok(Ok(Ok((failing, last_poll, pending)))) = summary else {
+        let summary = self.poller.store.run(|s| s.health_summary());
+        let Ok(Ok(health)) = tokio::time::timeout(Duration::from_secs(10), summary).await else {
             warn!("the database did not answer the health check");
             return;
         };
         self.notifier.send(&format!(
-            "STATUS={} sources, {failing} failing, last poll {}, {pending} deliveries pending",
+            "STATUS={} sources, {} failing, last poll {}, {} deliveries pending",
             self.current.sources.len(),
-            last_poll.as_deref().unwrap_or("never"),
+            health.failing,
+            health.last_poll.map_or("never".into(), format_time),
+            health.pending,
         ));
         let now = self.clock.now();
         let overdue = self
@@ -397,13 +395,13 @@ impl Daemon {
                     self.add_source(name, now);
                     added += 1;
                 }
-                Some(before) if before.schedule.to_string() != source.schedule.to_string() => {
+                Some(before) if before.schedule != source.schedule => {
                     let first = now + schedule::startup_jitter(&source.schedule);
                     self.scheduler()
                         .upsert(name, source.schedule.clone(), first);
                     changed += 1;
                 }
-                Some(before) if format!("{before:?}") != format!("{source:?}") => changed += 1,
+                Some(before) if before != source => changed += 1,
                 Some(_) => {}
             }
         }

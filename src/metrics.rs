@@ -176,10 +176,7 @@ pub async fn serve(
             let mut buf = [0u8; 1024];
             let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
             let gauges = store.run(|s| s.health_summary()).await;
-            let (failing, outbox) = match gauges {
-                Ok((failing, _, pending)) => (failing, pending),
-                _ => (0, 0),
-            };
+            let (failing, outbox) = gauges.map_or((0, 0), |h| (h.failing, h.pending));
             let body = METRICS.render(sources, failing, outbox);
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

@@ -202,6 +202,50 @@ pub struct SourceConfig {
     pub exclude: Vec<String>,
 }
 
+/// Two configurations of a source are the same when every setting is;
+/// patterns are compared by what was written. Every field is named, so a
+/// new one cannot be forgotten here.
+impl PartialEq for SourceConfig {
+    fn eq(&self, other: &SourceConfig) -> bool {
+        let SourceConfig {
+            name,
+            url,
+            kind,
+            schedule,
+            timeout,
+            max_body,
+            track,
+            compare,
+            ignore,
+            sinks,
+            follow_links,
+            follow_for,
+            article_select,
+            select,
+            exclude,
+        } = self;
+        *name == other.name
+            && *url == other.url
+            && *kind == other.kind
+            && *schedule == other.schedule
+            && *timeout == other.timeout
+            && *max_body == other.max_body
+            && *track == other.track
+            && *compare == other.compare
+            && ignore.len() == other.ignore.len()
+            && ignore
+                .iter()
+                .zip(&other.ignore)
+                .all(|(a, b)| a.as_str() == b.as_str())
+            && *sinks == other.sinks
+            && *follow_links == other.follow_links
+            && *follow_for == other.follow_for
+            && *article_select == other.article_select
+            && *select == other.select
+            && *exclude == other.exclude
+    }
+}
+
 impl Config {
     /// The configuration with `--database` applied, when given.
     pub fn with_database(mut self, database: Option<&Path>) -> Config {

@@ -23,7 +23,7 @@ pub use outbox::{DeliveryListing, DueDelivery};
 pub use pack::Frames;
 pub use retention::{Pruned, Stats};
 pub use shared::Shared;
-pub use sources::{Outcome, PollRecord, SourceRow, SourceState};
+pub use sources::{Health, Outcome, PollRecord, SourceRow, SourceState};
 
 /// How long to wait for another process's hold on the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -72,6 +72,16 @@ pub struct PollRecord {
     pub frames: Vec<Frames>,
 }
 
+/// How the watch stands, for `STATUS=` and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Sources that have failed `fail_after` polls in a row.
+    pub failing: u64,
+    pub last_poll: Option<DateTime<Utc>>,
+    /// Deliveries waiting, for every sink.
+    pub pending: u64,
+}
+
 /// One line of `sources`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRow {
@@ -230,13 +240,19 @@ impl Store {
     }
 
     /// Sources failing, the latest poll, and deliveries waiting: for `STATUS=`.
-    pub fn health_summary(&self) -> Result<(u64, Option<String>, u64)> {
+    pub fn health_summary(&self) -> Result<Health> {
         Ok(self.conn.query_row(
             "SELECT (SELECT COUNT(*) FROM source WHERE failing = 1),
                     (SELECT MAX(last_poll) FROM source),
                     (SELECT COUNT(*) FROM delivery WHERE state = 'pending')",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok(Health {
+                    failing: r.get(0)?,
+                    last_poll: r.get::<_, Option<Stamp>>(1)?.map(|t| t.0),
+                    pending: r.get(2)?,
+                })
+            },
         )?)
     }
 

@@ -478,3 +478,15 @@ fn load_reads_the_file_and_reports_a_missing_one() {
     assert_eq!(config.path, path);
     assert_eq!(config.sources[0].name, "a");
 }
+
+/// A reload counts a source as changed only when one of its settings is.
+#[test]
+fn a_source_read_twice_is_equal_and_any_setting_changes_that() {
+    let same = valid(SPEC_EXAMPLE);
+    let again = valid(SPEC_EXAMPLE);
+    assert!(same.sources.iter().zip(&again.sources).all(|(a, b)| a == b));
+    let edited = SPEC_EXAMPLE.replace(r"'\d+ comments?'", r"'\d+ replies'");
+    let edited = valid(&edited);
+    assert_ne!(same.sources[0], edited.sources[0]);
+    assert_eq!(same.sources[1], edited.sources[1]);
+}
