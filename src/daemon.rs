@@ -59,8 +59,9 @@ struct Current {
 }
 
 impl Current {
-    fn new(config: Config) -> Current {
-        let limits = Limits::of(&config.settings);
+    /// `stopping` ends the waits of polls that have not started a request.
+    fn new(config: Config, stopping: &CancellationToken) -> Current {
+        let limits = Limits::of(&config.settings).stopped_by(stopping.child_token());
         Current {
             router: Arc::new(Router::new(&config)),
             limits: Arc::new(limits),
@@ -83,16 +84,21 @@ struct Daemon {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     tracker: TaskTracker,
-    abort: CancellationToken,
-    /// Cancels the sink workers of the current configuration.
+    /// The root of every task's cancellation: cancelled last, it abandons
+    /// polls still running after the grace period.
+    abandon: CancellationToken,
+    /// A child of `abandon`, cancelled when a stop is asked for: the
+    /// scheduler, sink workers, pruning and metrics stop, and so do polls
+    /// that are only waiting for their turn.
+    stopping: CancellationToken,
+    /// A child of `stopping` for the sink workers of the current
+    /// configuration, replaced on reload.
     workers: CancellationToken,
     notifier: Notifier,
     /// Sources configured, for the metrics endpoint.
     source_count: Arc<AtomicUsize>,
     /// The retention in force, for the pruning task.
     retention: tokio::sync::watch::Sender<crate::config::Retention>,
-    /// Stops the pruning task at shutdown.
-    stopping: CancellationToken,
     /// Woken after a poll that found changes, to rewrite the published reports.
     publish: Arc<Notify>,
 }
@@ -106,21 +112,23 @@ pub async fn run(
     let store = Store::open(&config.settings.database)?;
     let poller = Arc::new(Poller::new(store, &config.settings).map_err(DaemonError::Http)?);
     let retention = tokio::sync::watch::Sender::new(config.settings.retention);
+    let abandon = CancellationToken::new();
+    let stopping = abandon.child_token();
     let mut daemon = Daemon {
         config_path,
         database_override,
-        current: Current::new(config),
+        current: Current::new(config, &stopping),
         poller,
         scheduler: Arc::new(Mutex::new(Scheduler::new())),
         clock: Arc::new(SystemClock),
         wake: Arc::new(Notify::new()),
         tracker: TaskTracker::new(),
-        abort: CancellationToken::new(),
-        workers: CancellationToken::new(),
+        workers: stopping.child_token(),
+        abandon,
+        stopping,
         notifier: Notifier::from_env(),
         source_count: Arc::new(AtomicUsize::new(0)),
         retention,
-        stopping: CancellationToken::new(),
         publish: Arc::new(Notify::new()),
     };
     daemon.deliver_leftovers();
@@ -158,14 +166,14 @@ impl Daemon {
                 listener,
                 self.poller.store.clone(),
                 Arc::clone(&self.source_count),
-                self.abort.clone(),
+                self.stopping.clone(),
             ));
         }
     }
 
     /// One delivery task per webhook sink; a hung receiver holds up only its own.
     fn start_workers(&mut self) {
-        self.workers = CancellationToken::new();
+        self.workers = self.stopping.child_token();
         for sink in outbox::webhook_sinks(&self.current.config) {
             let store = self.poller.store.clone();
             let wake = Arc::clone(&self.poller.outbox);
@@ -221,12 +229,11 @@ impl Daemon {
         let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
         let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
         let (tx, mut due) = mpsc::unbounded_channel();
-        let stop = CancellationToken::new();
         let driver = tokio::spawn(schedule::drive(
             Arc::clone(&self.scheduler),
             Arc::clone(&self.clock),
             Arc::clone(&self.wake),
-            stop.clone(),
+            self.stopping.clone(),
             tx,
         ));
         info!("feedwatch {} running", crate::VERSION);
@@ -245,7 +252,7 @@ impl Daemon {
             }
         }
         self.notifier.send("STOPPING=1");
-        stop.cancel();
+        self.stopping.cancel();
         let _ = driver.await;
         self.shutdown().await;
         Ok(())
@@ -293,7 +300,7 @@ impl Daemon {
         let scheduler = Arc::clone(&self.scheduler);
         let clock = Arc::clone(&self.clock);
         let wake = Arc::clone(&self.wake);
-        let abort = self.abort.clone();
+        let abandon = self.abandon.clone();
         let publish = Arc::clone(&self.publish);
         self.tracker.spawn(async move {
             let host = polite::host_key(&source.url);
@@ -303,7 +310,7 @@ impl Daemon {
             };
             let report = tokio::select! {
                 report = work => Some(report),
-                _ = abort.cancelled() => {
+                _ = abandon.cancelled() => {
                     warn!(source = %source.name, "poll abandoned at shutdown");
                     None
                 }
@@ -361,7 +368,7 @@ impl Daemon {
             warn!("{warning}");
         }
         self.retention.send_replace(config.settings.retention);
-        let old = std::mem::replace(&mut self.current, Current::new(config));
+        let old = std::mem::replace(&mut self.current, Current::new(config, &self.stopping));
         self.source_count
             .store(self.current.sources.len(), Ordering::Relaxed);
         let (added, removed, changed) = self.reschedule(&old);
@@ -410,7 +417,6 @@ impl Daemon {
 
     /// Lets in-flight polls finish within the grace period, then abandons them.
     async fn shutdown(&self) {
-        self.workers.cancel();
         self.stopping.cancel();
         self.tracker.close();
         if tokio::time::timeout(GRACE, self.tracker.wait())
@@ -418,7 +424,7 @@ impl Daemon {
             .is_err()
         {
             warn!("polls still running after {GRACE:?}; abandoning them");
-            self.abort.cancel();
+            self.abandon.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;
         }
         info!("stopped");

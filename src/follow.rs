@@ -129,6 +129,10 @@ impl Following<'_> {
                 .unwrap_or_default();
             let (write, text) = match self.read(&item.link, &stored).await {
                 Ok((validators, text)) => (Some(validators), text),
+                Err(_) if self.limits.is_some_and(Limits::is_stopped) => {
+                    tracing::info!("stopping: the other articles wait for the next poll");
+                    break;
+                }
                 Err(Unread {
                     error,
                     throttled: asked_to_wait,
@@ -177,7 +181,7 @@ impl Following<'_> {
             .map_err(|e| Unread::from(format!("the link {link:?} is not a URL ({e})")))?;
         let host = polite::host_key(&url);
         let _slot = match self.limits {
-            Some(limits) => limits.acquire(&host).await,
+            Some(limits) => Some(limits.acquire(&host).await.ok_or_else(Unread::stopped)?),
             None => None,
         };
         let request = FetchRequest {
@@ -237,6 +241,13 @@ pub struct Unread {
     pub error: String,
     /// Its site answered 429: nothing more is asked of it in this round.
     pub throttled: bool,
+}
+
+impl Unread {
+    /// The article was not asked for: feedwatch is stopping.
+    fn stopped() -> Unread {
+        Unread::from("not asked for: feedwatch is stopping".to_string())
+    }
 }
 
 impl From<String> for Unread {

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::Settings;
@@ -36,6 +37,8 @@ pub struct Limits {
     per_host: usize,
     spacing: Duration,
     hosts: Mutex<HashMap<String, Host>>,
+    /// Once cancelled, nothing waits for a slot any more.
+    stop: CancellationToken,
 }
 
 impl Limits {
@@ -55,13 +58,33 @@ impl Limits {
             per_host: per_host.max(1),
             spacing,
             hosts: Mutex::new(HashMap::new()),
+            stop: CancellationToken::new(),
         }
     }
 
+    /// Limits whose waits end, with no slot, when `stop` is cancelled: a
+    /// poll that has not started its request stops at once at shutdown.
+    pub fn stopped_by(self, stop: CancellationToken) -> Limits {
+        Limits { stop, ..self }
+    }
+
     /// Waits for a free slot on `host` and overall, then for the host's next
-    /// permitted start. The host slot is taken first so a busy host does not
-    /// hold global slots others could use.
+    /// permitted start; `None` once the limits are stopped.
     pub async fn acquire(&self, host: &str) -> Option<Slot> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => None,
+            slot = self.wait_for(host) => slot,
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// The host slot is taken first so a busy host does not hold global
+    /// slots others could use.
+    async fn wait_for(&self, host: &str) -> Option<Slot> {
         let sem = Arc::clone(&self.host(host, |h| Arc::clone(&h.slots)));
         let host_slot = sem.acquire_owned().await.ok()?;
         let global = Arc::clone(&self.global).acquire_owned().await.ok()?;

@@ -127,10 +127,17 @@ pub async fn poll_from(
     // The host's slot is held for the source's own request only: followed
     // articles take their own hosts' slots one at a time afterwards, so a
     // poll never waits for one slot while holding another.
-    let read = {
-        let _slot = limits.acquire(&polite::host_key(&source.url)).await;
-        step.fetch_and_read().await
+    let Some(slot) = limits.acquire(&polite::host_key(&source.url)).await else {
+        // Nothing was asked of the server, so nothing is recorded.
+        return PollReport {
+            source: source.name.clone(),
+            result: Err(PollError::Stopped),
+            not_before: None,
+            host_not_before: None,
+        };
     };
+    let read = step.fetch_and_read().await;
+    drop(slot);
     let mut report = match read {
         Ok(Read::Document(doc, validators, hints)) => {
             step.record_document(doc, validators, &hints).await

@@ -28,6 +28,9 @@ pub enum PollError {
     Batch(Arc<StoreError>),
     #[error("the database writer stopped before this poll was written")]
     WriterStopped,
+    /// feedwatch is stopping and the poll had not started its request.
+    #[error("not started: feedwatch is stopping")]
+    Stopped,
     /// A poll failed, and so did recording that it failed.
     #[error("{}; and it could not be recorded", error_chain(.failure))]
     NotRecorded {
