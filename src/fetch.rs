@@ -489,6 +489,6 @@ fn file_etag(meta: &std::fs::Metadata) -> Vec<u8> {
 }
 
 mod error;
-pub mod guard;
+pub(crate) mod guard;
 #[cfg(test)]
 mod tests;

@@ -34,7 +34,6 @@ pub struct Following<'a> {
     pub limits: Option<&'a Limits>,
     pub source: &'a SourceConfig,
     pub allow_private_links: bool,
-    pub now: DateTime<Utc>,
 }
 
 /// What one round of following found.

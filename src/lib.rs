@@ -1,32 +1,50 @@
 //! feedwatch: a change-tracking monitor for feeds and web pages.
 //!
-//! One poll follows the data's path: [`schedule`] says a source is due,
-//! [`fetch`] gets its bytes, [`source`] reads them into items, [`detect`]
-//! compares them with what [`store`] holds, the store writes versions and
-//! events in one transaction, and [`deliver`] hands the events to sinks.
+//! Layout, in the order one poll's data flows through it:
+//!
+//! ```text
+//! schedule   when each source is due (the daemon's timer queue)
+//! polite     per-host limits, Retry-After, backoff, cache hints
+//! fetch      HTTP and files: conditional requests, limits, redirects
+//! source     bytes → items (feeds) or text (pages); item identity
+//! follow     the article pages items link to
+//! detect     held items vs read items → versions to write, event drafts
+//! diff       line and word diffs of changed fields
+//! store      SQLite: versions and events in one transaction, the outbox
+//! deliver    events → log and webhook sinks, in order, at least once
+//! poll       one poll as a list of the steps above
+//!
+//! daemon     tasks, signals, reload, shutdown (with notify, metrics, prune)
+//! commands   what each subcommand does, given the configuration (cli, config)
+//! report     changes rendered as text, markdown, html, json, atom
+//! ```
+//!
+//! Shared by all: `config` (the checked configuration), `event` (what an
+//! alert is), `text` (markup and whitespace reduced to comparable text),
+//! `error` (how errors read).
 
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod daemon;
-pub mod deliver;
+mod daemon;
+mod deliver;
 pub mod detect;
 pub mod diff;
 pub mod error;
 pub mod event;
 pub mod fetch;
-pub mod follow;
+mod follow;
 pub mod logging;
-pub mod metrics;
-pub mod notify;
-pub mod opml;
-pub mod polite;
-pub mod poll;
-pub mod prune;
+mod metrics;
+mod notify;
+mod opml;
+mod polite;
+mod poll;
+mod prune;
 pub mod report;
-pub mod schedule;
+mod schedule;
 pub mod source;
-pub mod store;
+mod store;
 mod sync;
 pub mod text;
 

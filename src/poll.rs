@@ -25,8 +25,8 @@ use crate::source::page::Page;
 use crate::source::{self, Document};
 use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, Shared, SourceState, Store};
 
+pub use commit::Commits;
 use commit::compress_ahead;
-pub use commit::{CommitQueue, Commits};
 pub use error::PollError;
 pub use report::{PollReport, Summary};
 
@@ -416,7 +416,6 @@ impl Step<'_> {
             limits: Some(self.limits),
             source: self.source,
             allow_private_links: self.config.settings.allow_private_links,
-            now: self.now,
         };
         following.follow(wanted, states).await
     }

@@ -249,12 +249,7 @@ fn publish_reports(config: &Config, poller: &Poller) {
     let Some(target) = publish::Target::of(&config.settings) else {
         return;
     };
-    let now = Utc::now();
-    let loaded = publish::window_events(&poller.store.lock(), target.window, now);
-    let result = loaded
-        .map_err(publish::PublishError::from)
-        .and_then(|(from, events)| publish::write(&target, &events, from, now));
-    if let Err(e) = result {
+    if let Err(e) = publish::publish(&poller.store.lock(), &target, Utc::now()) {
         tracing::warn!(
             "cannot publish the change reports: {}",
             crate::error::error_chain(&e)

@@ -113,7 +113,6 @@ async fn first_articles(
         limits: None,
         source,
         allow_private_links: target.allow_private_links,
-        now: chrono::Utc::now(),
     };
     let mut out = Vec::new();
     for item in doc.items.iter().take(ARTICLES_SHOWN) {

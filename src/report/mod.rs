@@ -7,9 +7,9 @@ mod atom;
 mod html;
 mod json;
 mod markdown;
-pub mod publish;
+pub(crate) mod publish;
 pub(crate) mod text;
-pub mod words;
+pub(crate) mod words;
 
 use std::collections::BTreeMap;
 

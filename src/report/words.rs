@@ -43,7 +43,8 @@ pub fn diff<'a>(before: &'a str, after: &'a str, context: Option<usize>) -> Vec<
 }
 
 /// True when the diff has any change in it.
-pub fn changed(pieces: &[Piece<'_>]) -> bool {
+#[cfg(test)]
+fn changed(pieces: &[Piece<'_>]) -> bool {
     pieces
         .iter()
         .any(|p| matches!(p, Piece::Removed(_) | Piece::Added(_)))

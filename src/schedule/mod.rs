@@ -120,12 +120,14 @@ impl Clock for SystemClock {
 }
 
 /// Wall time that advances with [`tokio::time::Instant`], so paused tokio time drives it.
+#[cfg(test)]
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {
     wall: DateTime<Utc>,
     origin: tokio::time::Instant,
 }
 
+#[cfg(test)]
 impl TokioClock {
     /// A clock that reads `wall` now and advances with tokio's time from here on.
     pub fn starting_at(wall: DateTime<Utc>) -> Self {
@@ -136,6 +138,7 @@ impl TokioClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for TokioClock {
     fn now(&self) -> DateTime<Utc> {
         add_std(self.wall, self.origin.elapsed())

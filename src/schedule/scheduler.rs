@@ -63,30 +63,9 @@ impl Scheduler {
         }
     }
 
-    /// The names of all sources, in name order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn schedule(&self, name: &str) -> Option<&Schedule> {
-        self.entries.get(name).map(|entry| &entry.schedule)
-    }
-
     /// When the source is next due; while its poll runs, when that poll was due.
     pub fn due_at(&self, name: &str) -> Option<DateTime<Utc>> {
         self.entries.get(name).map(|entry| entry.due)
-    }
-
-    pub fn is_running(&self, name: &str) -> bool {
-        self.entries.get(name).is_some_and(|entry| entry.running)
     }
 
     /// The earliest due time among sources whose poll is not running.
@@ -140,6 +119,23 @@ impl Scheduler {
         entry.due_replaced = false;
         entry.due = next;
         self.idle.insert((next, name.to_owned()));
+    }
+}
+
+/// What tests look at.
+#[cfg(test)]
+impl Scheduler {
+    /// The names of all sources, in name order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn is_running(&self, name: &str) -> bool {
+        self.entries.get(name).is_some_and(|entry| entry.running)
     }
 }
 

@@ -41,11 +41,6 @@ pub fn parse(text: &str, base: Option<&Url>) -> Result<Document, ParseError> {
     Ok(doc)
 }
 
-/// feed-rs alone, on a document already normalised.
-pub fn parse_xml(bytes: &[u8], base: Option<&Url>) -> Result<Document, ParseError> {
-    read_xml(bytes, base, &[])
-}
-
 /// Documents larger than this with more than [`ITEMS_PER_CHUNK`] items are
 /// read a slice of items at a time (see `super::chunks`).
 const SPLIT_ABOVE: usize = 1024 * 1024;

@@ -114,14 +114,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn pending_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM delivery WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?)
-    }
-
     /// Events of the given sources (all when empty) created at or after `since`, oldest first.
     pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<EventRow>> {
         let mut stmt = self

@@ -17,13 +17,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use articles::{ArticleState, ArticleWrite};
-pub use events::{DeliveryRow, EventRow, NewEvent};
-pub use items::{ItemRow, VersionRow};
-pub use outbox::{DeliveryListing, DueDelivery};
+pub use events::NewEvent;
+pub use items::VersionRow;
 pub use pack::Frames;
-pub use retention::{Pruned, Stats};
+pub use retention::Pruned;
 pub use shared::Shared;
-pub use sources::{Health, Outcome, PollRecord, SourceRow, SourceState};
+pub use sources::{Outcome, PollRecord, SourceRow, SourceState};
 
 /// How long to wait for another process's hold on the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,11 +121,6 @@ impl Store {
         Store::setup(conn)
     }
 
-    /// An in-memory database, for tests.
-    pub fn open_in_memory() -> Result<Store> {
-        Store::setup(Connection::open_in_memory()?)
-    }
-
     fn setup(conn: Connection) -> Result<Store> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Every statement of a poll stays prepared from one poll to the next.
@@ -177,13 +171,8 @@ impl Store {
         }
     }
 
-    /// Answers a trivial query: used as a health check.
-    pub fn ping(&self) -> Result<()> {
-        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
-        Ok(())
-    }
-
-    pub fn schema_version(&self) -> Result<i64> {
+    #[cfg(test)]
+    fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)

@@ -186,13 +186,6 @@ impl Store {
         Ok(due.flatten().map(|t| t.0))
     }
 
-    /// Writes a poll's state, item versions and events atomically.
-    pub fn record_poll(&mut self, rec: &PollRecord) -> Result<()> {
-        self.record_polls(std::slice::from_ref(rec))?
-            .pop()
-            .unwrap_or(Ok(()))
-    }
-
     /// Writes several polls in one transaction, each poll in a savepoint of
     /// its own: one poll that cannot be written is rolled back alone, and
     /// its result says why. A failure of the transaction itself fails all.
