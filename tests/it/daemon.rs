@@ -1,12 +1,10 @@
 //! `feedwatch run` as a service manager drives it: polling on schedule,
 //! reloading on SIGHUP, stopping cleanly on SIGTERM and SIGINT.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 const A: &str = "/a/feed/";
 const B: &str = "/b/feed/";

@@ -2,16 +2,15 @@
 //! an independent verifier (and by the reference Python library when CI
 //! provides it), and secrets that never show anywhere else.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::hooks::*;
-use common::signature::{self, TOLERANCE};
-use common::*;
 use serde_json::Value;
+
+use crate::support::hooks::*;
+use crate::support::signature::{self, TOLERANCE};
+use crate::support::*;
 
 const PYTHON_VAR: &str = "FEEDWATCH_STANDARDWEBHOOKS_PYTHON";
 const VERIFY_SCRIPT: &str = concat!(

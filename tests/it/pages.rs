@@ -1,12 +1,11 @@
 //! Page sources with `check` and `test`: the four seed articles served from a
 //! local origin inside their site chrome, and only the story counts.
 
-mod common;
-
 use std::fs;
 
-use common::*;
 use serde_json::Value;
+
+use crate::support::*;
 
 const PAGE: &str = "/news/birmingham-trust/";
 const NAME: &str = "trust";

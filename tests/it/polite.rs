@@ -2,15 +2,14 @@
 //! source after three polls, Retry-After and cache hints push the next poll
 //! back, and validators are always sent once the server gave them.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::hostile;
-use common::*;
+
+use crate::support::hostile;
+use crate::support::*;
 
 fn watch(server: &TestServer, path: &str) -> Feedwatch {
     watch_every(server, path, "15m")

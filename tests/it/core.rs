@@ -1,12 +1,11 @@
 //! One poll at a time with `check`: what is recorded, what is alerted and what
 //! is deliberately left quiet, for the Community Care "Frontline" feed.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
 use serde_json::Value;
+
+use crate::support::*;
 
 const FEED: &str = "/tag/frontline/feed/";
 const NAME: &str = "frontline";

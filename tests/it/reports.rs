@@ -1,14 +1,13 @@
 //! `report` in every format, read back the way its reader would: the real
 //! binary on a database filled by real polls of a local origin.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use common::changes::*;
-use common::{Feedwatch, Response, TestServer};
 use serde_json::Value;
+
+use crate::support::changes::*;
+use crate::support::{Feedwatch, Response, TestServer};
 
 /// Timestamps, ports and event ids differ from run to run.
 fn stable(text: &str) -> String {
@@ -326,7 +325,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 
 #[test]
 fn page_changes_are_reported_with_word_diffs() {
-    let page = include_str!("fixtures/chamberlain-road-to-recovery.html");
+    let page = include_str!("../fixtures/chamberlain-road-to-recovery.html");
     let server = TestServer::start();
     server.set(
         "/recovery/",

@@ -2,15 +2,14 @@
 //! rewrite `changes.html` and `changes.atom` after polls that found changes,
 //! whole files only, so a static web server can serve them.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::changes::*;
+use crate::support::changes::*;
+use crate::support::{Daemon, Response};
 
 const SETTINGS: &str = "report_dir = \"public\"\nreport_window = \"2d\"\nreport_url = \"https://news.example.org/feedwatch\"";
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -28,7 +27,7 @@ fn published_entries(dir: &Path) -> Option<usize> {
 }
 
 /// Waits until the published feed has `n` entries, reading it all the while.
-fn wait_for_entries(dir: &Path, n: usize, daemon: &mut common::Daemon) {
+fn wait_for_entries(dir: &Path, n: usize, daemon: &mut Daemon) {
     let deadline = Instant::now() + PATIENCE;
     while published_entries(dir) != Some(n) {
         assert!(
@@ -128,7 +127,7 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
         "15m",
     ));
     thread::sleep(Duration::from_millis(2100));
-    c.server.set(FEED, common::Response::rss(feed_at(1)));
+    c.server.set(FEED, Response::rss(feed_at(1)));
     c.fw.run(&["check"]).assert_code(0);
     let after = published_entries(&public);
     assert!(

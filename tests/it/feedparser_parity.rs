@@ -2,13 +2,11 @@
 //! feedparser reads each XML fixture, feedwatch reads it through
 //! `test --json`, and both lists of titles must match once reduced to text
 //! the way feedwatch stores every title. (feedparser does not read JSON
-//! Feed, so those fixtures are left to tests/formats.rs.)
-
-mod common;
+//! Feed, so those fixtures are left to tests/it/formats.rs.)
 
 use std::process::Command;
 
-use common::reading::{field, fixture, read_served};
+use crate::support::reading::{field, fixture, read_served};
 
 const PYTHON_VAR: &str = "FEEDWATCH_FEEDPARSER_PYTHON";
 const SCRIPT: &str = concat!(

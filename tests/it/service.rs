@@ -1,12 +1,10 @@
 //! `feedwatch run` under a service manager: the notify protocol as systemd
 //! sees it, over a real Unix datagram socket.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 /// Collects notify messages until `done` says enough or time runs out.
 fn collect(

@@ -3,14 +3,13 @@
 //! alerts, dead and retried deliveries, `deliveries` and `redeliver`, a 410
 //! and `retry_for`.
 
-mod common;
-
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::hooks::*;
-use common::signature;
-use common::*;
+
+use crate::support::hooks::*;
+use crate::support::signature;
+use crate::support::*;
 
 /// Sinks `items` (item.* only) and `ops` (source.* only); source `loud` goes
 /// to every sink, `quiet` only to the journal. Baselined.

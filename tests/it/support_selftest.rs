@@ -1,14 +1,12 @@
 //! The test support itself: the HTTP origin's validators and log, the runner's
 //! plumbing, and the fixture edits.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 struct Answer {
     status: u16,

@@ -3,9 +3,7 @@
 //! `keep_versions` / `keep_for` prune old versions and delivered events but
 //! never an item's current version nor an event still owed to a sink.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 const FEED: &str = "/tag/frontline/feed/";
 const NAME: &str = "frontline";

@@ -3,15 +3,15 @@
 //! answers 304, articles are re-checked conditionally, and links that lead
 //! to private addresses are refused unless the configuration allows them.
 
-mod common;
-
 use std::fs;
 use std::time::Duration;
 
-use common::*;
 use feedwatch::fetch::{FetchError, FetchOutcome, FetchRequest, Fetcher, Validators};
 use serde_json::Value;
 use url::Url;
+
+use crate::support::hostile;
+use crate::support::*;
 
 const FEED: &str = "/feed/";
 const NAME: &str = "cc";
@@ -485,10 +485,9 @@ fn a_site_that_answers_429_is_asked_for_no_more_articles_in_that_poll() {
 #[test]
 fn an_article_429_with_retry_after_holds_back_the_next_source_on_that_host() {
     let watch = Watch::baselined("");
-    watch.server.set(
-        "/other.xml",
-        Response::rss(common::hostile::rss(&[("o-1", "One")])),
-    );
+    watch
+        .server
+        .set("/other.xml", Response::rss(hostile::rss(&[("o-1", "One")])));
     watch.fw.write_config(&format!(
         r#"{}
 [[source]]

@@ -2,15 +2,13 @@
 //! at-least-once in order through SIGKILLs, a hung or gone receiver, and a
 //! queue that is worked as soon as there is something in it.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::hooks::*;
-use common::signature;
-use common::*;
+use crate::support::hooks::*;
+use crate::support::signature;
+use crate::support::*;
 
 const A: &str = "/a/feed/";
 const B: &str = "/b/feed/";

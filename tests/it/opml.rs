@@ -1,11 +1,9 @@
 //! `import-opml`: a feed reader's subscription list becomes `[[source]]`
 //! tables that `validate` accepts and `check` polls.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 const OPML: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

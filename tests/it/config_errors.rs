@@ -1,9 +1,7 @@
 //! `validate` on broken configuration files: every problem is named by file,
 //! line, column and key, all of them in one run, with exit code 2.
 
-mod common;
-
-use common::{Feedwatch, Output};
+use crate::support::{Feedwatch, Output};
 
 const HEAD: &str = r#"[settings]
 database = "feedwatch.db"

@@ -6,13 +6,11 @@
 //! CI installs Chromium; elsewhere the test says so and passes when no
 //! browser is installed.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::changes::*;
+use crate::support::changes::*;
 
 fn chromium() -> Option<PathBuf> {
     let candidates = ["chromium", "chromium-browser", "google-chrome"];

@@ -4,16 +4,15 @@
 //! `check`, `sources` and the log, with no panic, the database intact, and
 //! every other source still polled on time.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::hostile::*;
-use common::*;
 use serde_json::Value;
+
+use crate::support::hostile::*;
+use crate::support::*;
 
 /// The whole daemon, with every case in flight at once, stays under this.
 const MEMORY_LIMIT_KIB: u64 = 200 * 1024;

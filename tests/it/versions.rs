@@ -1,10 +1,8 @@
 //! `history` and `diff`: the versions of one story and what changed between
 //! them, read from a database filled by real polls.
 
-mod common;
-
-use common::KEYS;
-use common::changes::*;
+use crate::support::KEYS;
+use crate::support::changes::*;
 
 #[test]
 fn diff_shows_the_last_change_by_default() {

@@ -2,10 +2,8 @@
 //! one small fixture per quirk, served over HTTP and read back through
 //! `feedwatch test --json`, and through a real poll where the warning matters.
 
-mod common;
-
-use common::reading::{field, fixture, items, read_fixture, read_served, warnings};
-use common::{Feedwatch, Response, TestServer};
+use crate::support::reading::{field, fixture, items, read_fixture, read_served, warnings};
+use crate::support::{Feedwatch, Response, TestServer};
 
 #[track_caller]
 fn assert_warned(json: &serde_json::Value, words: &str) {

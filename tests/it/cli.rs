@@ -1,8 +1,6 @@
 //! Exit codes and error sentences as a script sees them.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 fn with_one_source(fw: &Feedwatch, server: &TestServer) {
     fw.write_config(&format!(

@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 
-use proptest::prelude::*;
-
 use feedwatch::config::{Field, Track};
 use feedwatch::detect::{Detection, Held, Rules, Snapshot, detect};
 use feedwatch::event::EventKind;
 use feedwatch::source::{Item, feed};
+use proptest::prelude::*;
 
 const COMPARE: [Field; 4] = [Field::Title, Field::Link, Field::Summary, Field::Content];
 const TRACK_ALL: Track = Track {

@@ -2,10 +2,10 @@
 //! HTTP and read back through `feedwatch test --json`: the items, their
 //! titles, links and dates.
 
-mod common;
-
-use common::reading::{field, items, read_fixture, warnings};
 use serde_json::Value;
+
+use crate::support::reading::{field, fixture, items, read_fixture, warnings};
+use crate::support::{Feedwatch, Response, TestServer};
 
 /// The fields every format is checked on, item by item.
 struct Want<'a> {
@@ -347,9 +347,6 @@ fn cdf() {
 /// and of a CDF channel holds every item, under the titles `test` shows.
 #[test]
 fn a_poll_holds_every_item_of_the_old_formats() {
-    use common::reading::fixture;
-    use common::{Feedwatch, Response, TestServer};
-
     let server = TestServer::start();
     server.set(
         "/atom03",
@@ -392,9 +389,6 @@ fn a_poll_holds_every_item_of_the_old_formats() {
 /// version holding the new address and type, the old one kept as it was.
 #[test]
 fn each_version_keeps_its_enclosure() {
-    use common::reading::fixture;
-    use common::{Feedwatch, Response, TestServer};
-
     let server = TestServer::start();
     let original =
         String::from_utf8(fixture("formats/rss20.xml")).unwrap_or_else(|e| panic!("fixture: {e}"));
