@@ -2,9 +2,6 @@
 //! for the real binary, edits of the feed fixtures, and a webhook receiver
 //! with an independent signature check.
 
-// Each test binary uses its own subset of these helpers.
-#![allow(dead_code, unused_imports)]
-
 pub mod changes;
 pub mod fixtures;
 pub mod hooks;
@@ -18,6 +15,6 @@ pub mod signature;
 pub use fixtures::{
     KEYS, SPAM_PREFIX, clean_feed, defaced_feed, insert_item_top, item_count, remove_item, replace,
 };
-pub use receiver::{Delivery, Receiver, Reply};
+pub use receiver::{Delivery, Reply};
 pub use runner::{Daemon, Feedwatch, Output, journal_config};
 pub use server::{LAST_MODIFIED, Recorded, Response, TestServer, etag};
