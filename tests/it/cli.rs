@@ -3,10 +3,7 @@
 use crate::support::*;
 
 fn with_one_source(fw: &Feedwatch, server: &TestServer) {
-    fw.write_config(&format!(
-        "[[source]]\nname = \"news\"\nurl = \"{}\"\n",
-        server.url("/feed")
-    ));
+    fw.write_config(Toml::new().source("news", &server.url("/feed")));
 }
 
 #[test]

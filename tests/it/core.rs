@@ -21,14 +21,6 @@ const NEW_LINK: &str = "https://www.communitycare.co.uk/2025/02/04/frontline-exp
 const NEW_PUBDATE: &str = "Tue, 04 Feb 2025 09:00:00 +0000";
 const NEW_BODY: &str = "<p>Frontline and Birmingham City Council will partner to bring the fast-track programme to the West Midlands.</p>\n<p>The first cohort starts in September.</p>";
 
-fn config(sources: &str) -> String {
-    journal_config("") + sources
-}
-
-fn source(name: &str, url: &str, extra: &str) -> String {
-    format!("\n[[source]]\nname = \"{name}\"\nurl = \"{url}\"\ntype = \"feed\"\n{extra}\n")
-}
-
 /// A feedwatch folder watching one feed on a local origin.
 struct Watch {
     server: TestServer,
@@ -39,7 +31,7 @@ impl Watch {
     fn new(extra: &str) -> Watch {
         let server = TestServer::start();
         let fw = Feedwatch::new();
-        fw.write_config(&config(&source(NAME, &server.url(FEED), extra)));
+        fw.write_config(Toml::journal().feed(NAME, &server.url(FEED)).line(extra));
         Watch { server, fw }
     }
 
@@ -329,9 +321,11 @@ fn a_failing_source_does_not_stop_the_healthy_one() {
     let fw = Feedwatch::new();
     server.set(FEED, Response::rss(clean_feed()));
     server.set("/broken/feed/", Response::new(500).body("database error"));
-    let sources =
-        source(NAME, &server.url(FEED), "") + &source("broken", &server.url("/broken/feed/"), "");
-    fw.write_config(&config(&sources));
+    fw.write_config(
+        Toml::journal()
+            .feed(NAME, &server.url(FEED))
+            .feed("broken", &server.url("/broken/feed/")),
+    );
 
     let out = fw.run(&["check"]);
 

@@ -12,18 +12,14 @@ const STARTUP: Duration = Duration::from_secs(15);
 const STOP: Duration = Duration::from_secs(10);
 const SOON: Duration = Duration::from_secs(10);
 
-fn config(server: &TestServer, sources: &[(&str, &str)], extra: &str) -> String {
-    let mut text = String::from(
-        "[settings]\ndatabase = \"feedwatch.db\"\n\n\
-         [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n",
-    );
+fn config(server: &TestServer, sources: &[(&str, &str)]) -> String {
+    let mut config = Toml::journal();
     for (name, path) in sources {
-        text.push_str(&format!(
-            "\n[[source]]\nname = \"{name}\"\nurl = \"{}\"\ntype = \"feed\"\ninterval = \"1s\"\n",
-            server.url(path)
-        ));
+        config = config
+            .feed(name, &server.url(path))
+            .line("interval = \"1s\"");
     }
-    text + extra
+    config.to_string()
 }
 
 /// A daemon watching source `a`, started and seen polling once.
@@ -32,7 +28,7 @@ fn running() -> (TestServer, Feedwatch, Daemon) {
     server.set(A, Response::rss(clean_feed()));
     server.set(B, Response::rss(clean_feed()));
     let fw = Feedwatch::new();
-    fw.write_config(&config(&server, &[("a", A)], ""));
+    fw.write_config(config(&server, &[("a", A)]));
     let mut daemon = fw.spawn_daemon();
     let polled = daemon.wait_for_hits(&server, A, 1, STARTUP);
     assert!(
@@ -92,7 +88,7 @@ fn sighup_starts_polling_a_source_added_to_the_file() {
     let (server, fw, mut daemon) = running();
     assert_eq!(server.hits(B), 0);
 
-    fw.write_config(&config(&server, &[("a", A), ("b", B)], ""));
+    fw.write_config(config(&server, &[("a", A), ("b", B)]));
     daemon.signal("HUP");
 
     assert!(
@@ -116,7 +112,7 @@ fn sighup_starts_polling_a_source_added_to_the_file() {
 #[test]
 fn a_broken_reload_keeps_the_running_configuration() {
     let (server, fw, mut daemon) = running();
-    let broken = config(&server, &[("a", A), ("b", B)], "")
+    let broken = config(&server, &[("a", A), ("b", B)])
         .replace("interval = \"1s\"\n", "interval = \"fifteen\"\n");
     assert!(broken.contains("fifteen"));
 

@@ -79,18 +79,13 @@ impl Watch {
             server.set(path, html(&fixture(page)));
         }
         let fw = Feedwatch::new();
-        fw.write_config(&format!(
-            r#"{}
-[[source]]
-name = "{NAME}"
-url = "{}"
-type = "feed"
-follow_links = true
-{extra}
-"#,
-            journal_config(&format!("allow_private_links = {allow_private}")),
-            server.url(FEED)
-        ));
+        fw.write_config(
+            Toml::journal()
+                .setting(format!("allow_private_links = {allow_private}"))
+                .feed(NAME, &server.url(FEED))
+                .line("follow_links = true")
+                .line(extra),
+        );
         Watch { server, fw }
     }
 
@@ -403,7 +398,7 @@ fn turning_following_on_reads_the_articles_quietly() {
     let config = std::fs::read_to_string(watch.fw.config_path()).unwrap_or_default();
     watch
         .fw
-        .write_config(&config.replace("follow_links = true", "follow_links = false"));
+        .write_config(config.replace("follow_links = true", "follow_links = false"));
     assert!(watch.check().is_empty());
     assert_eq!(watch.server.hits(ARTICLES[0].1), 0);
 
@@ -488,23 +483,13 @@ fn an_article_429_with_retry_after_holds_back_the_next_source_on_that_host() {
     watch
         .server
         .set("/other.xml", Response::rss(hostile::rss(&[("o-1", "One")])));
-    watch.fw.write_config(&format!(
-        r#"{}
-[[source]]
-name = "{NAME}"
-url = "{}"
-type = "feed"
-follow_links = true
-
-[[source]]
-name = "other"
-url = "{}"
-type = "feed"
-"#,
-        journal_config("allow_private_links = true"),
-        watch.server.url(FEED),
-        watch.server.url("/other.xml"),
-    ));
+    watch.fw.write_config(
+        Toml::journal()
+            .setting("allow_private_links = true")
+            .feed(NAME, &watch.server.url(FEED))
+            .line("follow_links = true")
+            .feed("other", &watch.server.url("/other.xml")),
+    );
     let (_, first, _) = ARTICLES[0];
     watch.server.set(
         first,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::support::reading::{field, fixture, items, read_fixture, warnings};
-use crate::support::{Feedwatch, Response, TestServer};
+use crate::support::{Feedwatch, Response, TestServer, Toml};
 
 /// The fields every format is checked on, item by item.
 struct Want<'a> {
@@ -357,13 +357,11 @@ fn a_poll_holds_every_item_of_the_old_formats() {
         Response::ok(fixture("formats/channel.cdf")).header("Content-Type", "application/x-cdf"),
     );
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[settings]\ndatabase = \"feedwatch.db\"\n\n\
-         [[source]]\nname = \"atom03\"\nurl = \"{}\"\n\n\
-         [[source]]\nname = \"cdf\"\nurl = \"{}\"\n",
-        server.url("/atom03"),
-        server.url("/cdf")
-    ));
+    fw.write_config(
+        Toml::settings()
+            .source("atom03", &server.url("/atom03"))
+            .source("cdf", &server.url("/cdf")),
+    );
     let check = fw.run(&["check"]);
     check.assert_code(0);
     assert!(check.stdout.contains("atom03: 3 items"), "{}", check.stdout);
@@ -394,11 +392,7 @@ fn each_version_keeps_its_enclosure() {
         String::from_utf8(fixture("formats/rss20.xml")).unwrap_or_else(|e| panic!("fixture: {e}"));
     server.set("/podcast", Response::rss(original.clone()));
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[settings]\ndatabase = \"feedwatch.db\"\n\n\
-         [[source]]\nname = \"podcast\"\nurl = \"{}\"\n",
-        server.url("/podcast")
-    ));
+    fw.write_config(Toml::settings().source("podcast", &server.url("/podcast")));
     fw.run(&["check"]).assert_code(0);
     let replaced = original.replace(
         "<enclosure url=\"https://podcast.example/audio/2.mp3\" length=\"1234\" type=\"audio/mpeg\"/>",

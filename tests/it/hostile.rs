@@ -241,19 +241,24 @@ impl Origin {
     }
 }
 
-fn source_toml(name: &str, url: &str, interval: &str, timeout: Duration, extra: &str) -> String {
-    format!(
-        "\n[[source]]\nname = \"{name}\"\nurl = \"{url}\"\ntype = \"feed\"\n\
-         interval = \"{interval}\"\ntimeout = \"{}ms\"\n{extra}\n",
-        timeout.as_millis()
-    )
+/// Adds a feed source polled every `interval` with its own `timeout`.
+fn with_source(
+    config: Toml,
+    name: &str,
+    url: &str,
+    interval: &str,
+    timeout: Duration,
+    extra: &str,
+) -> Toml {
+    config
+        .feed(name, url)
+        .line(format!("interval = \"{interval}\""))
+        .line(format!("timeout = \"{}ms\"", timeout.as_millis()))
+        .line(extra)
 }
 
-fn settings_toml() -> String {
-    "[settings]\ndatabase = \"feedwatch.db\"\nmax_body = \"5MiB\"\n\
-     concurrency = 64\nper_host = 64\n\n\
-     [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n"
-        .to_owned()
+fn settings_toml() -> Toml {
+    Toml::journal().setting("max_body = \"5MiB\"\nconcurrency = 64\nper_host = 64")
 }
 
 // ------------------------------------------------------------ `sources`
@@ -378,10 +383,13 @@ fn check_case(name: &str) -> Checked {
     let origin = Origin::start();
     let url = origin.install(&case);
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "{}{}",
+    fw.write_config(with_source(
         settings_toml(),
-        source_toml(name, &url, "1h", case.timeout(CASE_TIMEOUT), case.extra)
+        name,
+        &url,
+        "1h",
+        case.timeout(CASE_TIMEOUT),
+        case.extra,
     ));
 
     let check = run_measured(fw.command(&["check"]), HUNG);
@@ -870,25 +878,26 @@ fn every_hostile_origin_at_once_leaves_the_daemon_healthy() {
     let healthy = TestServer::start();
     healthy.set(HEALTHY, Response::rss(clean_feed()));
     let fw = Feedwatch::new();
-    let mut config = settings_toml();
-    config.push_str(&source_toml(
+    let mut config = with_source(
+        settings_toml(),
         "healthy",
         &healthy.url(HEALTHY),
         &format!("{}s", HEALTHY_INTERVAL.as_secs()),
         DAEMON_TIMEOUT,
         "",
-    ));
+    );
     for case in CASES {
         let url = origin.install(case);
-        config.push_str(&source_toml(
+        config = with_source(
+            config,
             case.name,
             &url,
             HOSTILE_INTERVAL,
             case.timeout(DAEMON_TIMEOUT),
             case.extra,
-        ));
+        );
     }
-    fw.write_config(&config);
+    fw.write_config(config);
     let mut names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
     names.push("healthy");
 
@@ -1095,7 +1104,7 @@ fn assert_database_intact(fw: &Feedwatch) {
 fn commands_racing_to_create_the_database_all_succeed() {
     for round in 0..5 {
         let fw = Feedwatch::new();
-        fw.write_config(&settings_toml());
+        fw.write_config(settings_toml());
         let children: Vec<_> = (0..6)
             .map(|_| fw.command(&["sources"]).spawn().expect("start feedwatch"))
             .collect();

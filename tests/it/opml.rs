@@ -10,8 +10,9 @@ const OPML: &str = concat!(
     "/tests/fixtures/subscriptions.opml"
 );
 
-fn settings() -> String {
-    "[settings]\ndatabase = \"feedwatch.db\"\n\n".to_string()
+/// The settings, and any imported tables after them.
+fn settings(imported: &str) -> String {
+    format!("{}\n{imported}", Toml::settings())
 }
 
 fn names(toml: &str) -> Vec<String> {
@@ -24,7 +25,7 @@ fn names(toml: &str) -> Vec<String> {
 #[test]
 fn every_feed_becomes_a_source_that_validate_accepts() {
     let fw = Feedwatch::new();
-    fw.write_config(&settings());
+    fw.write_config(settings(""));
 
     let out = fw.run(&["import-opml", OPML]);
 
@@ -63,7 +64,7 @@ fn every_feed_becomes_a_source_that_validate_accepts() {
     );
     assert!(out.stderr.contains("file:///etc/passwd"), "{}", out.stderr);
 
-    fw.write_config(&(settings() + &out.stdout));
+    fw.write_config(settings(&out.stdout));
     let valid = fw.run(&["validate"]);
     valid.assert_code(0);
     assert!(valid.stdout.contains("7 sources"), "{}", valid.stdout);
@@ -80,7 +81,7 @@ fn imported_sources_poll_like_any_other() {
     let fw = Feedwatch::new();
     let list = fw.dir().join("subscriptions.opml");
     fs::write(&list, opml).expect("write the OPML file");
-    fw.write_config(&settings());
+    fw.write_config(settings(""));
     let out = fw.run(&["import-opml", &list.to_string_lossy()]);
     out.assert_code(0);
     let ours: String = out
@@ -89,7 +90,7 @@ fn imported_sources_poll_like_any_other() {
         .filter(|table| table.contains("127.0.0.1"))
         .collect::<Vec<_>>()
         .join("\n\n");
-    fw.write_config(&(settings() + &ours));
+    fw.write_config(settings(&ours));
 
     let check = fw.run(&["check"]);
 
@@ -109,7 +110,7 @@ fn imported_sources_poll_like_any_other() {
 #[test]
 fn what_is_not_an_opml_list_is_refused_clearly() {
     let fw = Feedwatch::new();
-    fw.write_config(&settings());
+    fw.write_config(settings(""));
     let rss = fw.dir().join("feed.xml");
     fs::write(&rss, clean_feed()).expect("write");
     let empty = fw.dir().join("empty.opml");

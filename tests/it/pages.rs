@@ -31,16 +31,8 @@ fn html(body: &str) -> Response {
     Response::ok(body).header("Content-Type", "text/html; charset=UTF-8")
 }
 
-fn config(url: &str, extra: &str) -> String {
-    journal_config("")
-        + &format!(
-            r#"
-[[source]]
-name = "{NAME}"
-url = "{url}"
-{extra}
-"#
-        )
+fn config(url: &str, extra: &str) -> Toml {
+    Toml::journal().source(NAME, url).line(extra)
 }
 
 const STORY: &str = "type = \"page\"\nselect = \"article\"\nexclude = [\".advert\"]";
@@ -55,7 +47,7 @@ impl Watch {
         let server = TestServer::start();
         server.set(PAGE, html(page));
         let fw = Feedwatch::new();
-        fw.write_config(&config(&server.url(PAGE), extra));
+        fw.write_config(config(&server.url(PAGE), extra));
         Watch { server, fw }
     }
 
@@ -285,7 +277,7 @@ fn the_kind_is_sniffed_once_and_remembered() {
     let feed = TestServer::start();
     feed.set("/feed/", Response::rss(clean_feed()));
     let fw = Feedwatch::new();
-    fw.write_config(&config(&feed.url("/feed/"), ""));
+    fw.write_config(config(&feed.url("/feed/"), ""));
     fw.run(&["check"]).assert_code(0);
     let out = fw.run(&["test", NAME]);
     assert!(

@@ -18,25 +18,24 @@ fn watch(server: &TestServer, path: &str) -> Feedwatch {
 /// One source, `news`, at `path`, polled every `interval`.
 fn watch_every(server: &TestServer, path: &str, interval: &str) -> Feedwatch {
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "{}\n[[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"{interval}\"\n",
-        journal_config(""),
-        server.url(path)
-    ));
+    fw.write_config(
+        Toml::journal()
+            .source("news", &server.url(path))
+            .line(format!("interval = \"{interval}\"")),
+    );
     fw
 }
 
 /// One source for each of `paths`, named `news-0`, `news-1`, … in order.
 fn watch_all(server: &TestServer, paths: &[&str]) -> Feedwatch {
-    let mut config = journal_config("");
+    let mut config = Toml::journal();
     for (n, path) in paths.iter().enumerate() {
-        config.push_str(&format!(
-            "\n[[source]]\nname = \"news-{n}\"\nurl = \"{}\"\ninterval = \"15m\"\n",
-            server.url(path)
-        ));
+        config = config
+            .source(&format!("news-{n}"), &server.url(path))
+            .line("interval = \"15m\"");
     }
     let fw = Feedwatch::new();
-    fw.write_config(&config);
+    fw.write_config(config);
     fw
 }
 

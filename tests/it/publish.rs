@@ -43,7 +43,7 @@ fn wait_for_entries(dir: &Path, n: usize, daemon: &mut Daemon) {
 #[test]
 fn the_daemon_publishes_after_polls_that_found_changes() {
     let c = Changes::new("");
-    c.fw.write_config(&config(&c.server, SETTINGS, "1s"));
+    c.fw.write_config(config(&c.server, SETTINGS, "1s"));
     let public = c.fw.dir().join("public");
     c.serve_step(0);
     let mut daemon = c.fw.spawn_daemon();
@@ -121,7 +121,7 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
     assert_eq!(html.matches("<article ").count(), EVENT_COUNT);
 
     // A window that ends before the changes: the next change publishes only itself.
-    c.fw.write_config(&config(
+    c.fw.write_config(config(
         &c.server,
         "report_dir = \"public\"\nreport_window = \"1s\"",
         "15m",
@@ -140,7 +140,7 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
 fn an_unwritable_report_dir_does_not_fail_the_poll() {
     let c = Changes::new("");
     fs::write(c.fw.dir().join("taken"), "a file, not a folder").expect("write");
-    c.fw.write_config(&config(&c.server, "report_dir = \"taken/public\"", "15m"));
+    c.fw.write_config(config(&c.server, "report_dir = \"taken/public\"", "15m"));
     c.serve_step(0);
     c.fw.run(&["check"]).assert_code(0);
     c.serve_step(1);
@@ -155,7 +155,7 @@ fn an_unwritable_report_dir_does_not_fail_the_poll() {
 #[test]
 fn published_files_are_readable_by_a_web_server_whatever_the_umask() {
     let c = Changes::new("");
-    c.fw.write_config(&config(
+    c.fw.write_config(config(
         &c.server,
         "report_dir = \"public/feedwatch\"",
         "15m",
@@ -200,7 +200,7 @@ fn published_files_are_readable_by_a_web_server_whatever_the_umask() {
 #[test]
 fn report_url_must_be_a_web_address() {
     let c = Changes::new("");
-    c.fw.write_config(&config(
+    c.fw.write_config(config(
         &c.server,
         "report_url = \"ftp://example.org/\"",
         "15m",
@@ -215,7 +215,7 @@ fn report_url_must_be_a_web_address() {
 #[test]
 fn a_daemon_given_a_report_dir_publishes_the_changes_it_already_holds() {
     let c = Changes::recorded("");
-    c.fw.write_config(&config(&c.server, SETTINGS, "1h"));
+    c.fw.write_config(config(&c.server, SETTINGS, "1h"));
     let public = c.fw.dir().join("public");
     assert!(!public.exists());
 

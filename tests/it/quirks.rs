@@ -3,7 +3,7 @@
 //! `feedwatch test --json`, and through a real poll where the warning matters.
 
 use crate::support::reading::{field, fixture, items, read_fixture, read_served, warnings};
-use crate::support::{Feedwatch, Response, TestServer};
+use crate::support::{Feedwatch, Response, TestServer, Toml};
 
 #[track_caller]
 fn assert_warned(json: &serde_json::Value, words: &str) {
@@ -172,10 +172,7 @@ fn a_poll_of_an_ill_formed_feed_succeeds_with_a_warning_in_sources() {
     let server = TestServer::start();
     server.set("/feed", Response::rss(fixture("quirks/bare-ampersand.xml")));
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[settings]\ndatabase = \"feedwatch.db\"\n\n[[source]]\nname = \"chippy\"\nurl = \"{}\"\ntype = \"feed\"\n",
-        server.url("/feed")
-    ));
+    fw.write_config(Toml::settings().feed("chippy", &server.url("/feed")));
     let check = fw.run(&["check"]);
     check.assert_code(0);
     assert!(

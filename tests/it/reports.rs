@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::support::changes::*;
-use crate::support::{Feedwatch, Response, TestServer};
+use crate::support::{Feedwatch, Response, TestServer, Toml};
 
 /// Timestamps, ports and event ids differ from run to run.
 fn stable(text: &str) -> String {
@@ -332,11 +332,11 @@ fn page_changes_are_reported_with_word_diffs() {
         Response::ok(page).header("Content-Type", "text/html; charset=utf-8"),
     );
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[settings]\ndatabase = \"feedwatch.db\"\n\n[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
-         [[source]]\nname = \"recovery\"\nurl = \"{}\"\ntype = \"page\"\nselect = \"article\"\n",
-        server.url("/recovery/")
-    ));
+    fw.write_config(
+        Toml::journal()
+            .source("recovery", &server.url("/recovery/"))
+            .line("type = \"page\"\nselect = \"article\""),
+    );
     fw.run(&["check"]).assert_code(0);
     let edited = page.replace(
         "the average caseload is now a more manageable 18.",

@@ -33,11 +33,13 @@ fn ready_watchdog_status_reload_and_stopping_reach_the_service_manager() {
     let server = TestServer::start();
     server.set("/feed", Response::rss(clean_feed()));
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
-         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n",
-        server.url("/feed")
-    ));
+    fw.write_config(
+        Toml::new()
+            .sink("journal", "log")
+            .line("path = \"alerts.jsonl\"")
+            .source("news", &server.url("/feed"))
+            .line("interval = \"1s\""),
+    );
     let path = fw.dir().join("notify.sock");
     let socket = UnixDatagram::bind(&path).expect("bind notify socket");
     socket
@@ -93,10 +95,11 @@ fn without_notify_socket_the_daemon_runs_as_usual() {
     let server = TestServer::start();
     server.set("/feed", Response::rss(clean_feed()));
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n",
-        server.url("/feed")
-    ));
+    fw.write_config(
+        Toml::new()
+            .source("news", &server.url("/feed"))
+            .line("interval = \"1s\""),
+    );
     let mut daemon = fw.spawn_daemon_with(&[("WATCHDOG_USEC", "600000")]);
     assert!(server.wait_for_hits("/feed", 2, Duration::from_secs(20)));
     daemon.signal("TERM");
@@ -135,14 +138,16 @@ fn metrics_count_polls_changes_and_failures() {
         .expect("a free port");
     let addr = format!("127.0.0.1:{port}");
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[settings]\nmetrics = \"{addr}\"\nfail_after = 1\n\n\
-         [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
-         [[source]]\nname = \"news\"\nurl = \"{}\"\ninterval = \"1s\"\n\n\
-         [[source]]\nname = \"broken\"\nurl = \"{}\"\ninterval = \"1s\"\n",
-        server.url("/feed"),
-        server.url("/broken")
-    ));
+    fw.write_config(
+        Toml::new()
+            .setting(format!("metrics = \"{addr}\"\nfail_after = 1"))
+            .sink("journal", "log")
+            .line("path = \"alerts.jsonl\"")
+            .source("news", &server.url("/feed"))
+            .line("interval = \"1s\"")
+            .source("broken", &server.url("/broken"))
+            .line("interval = \"1s\""),
+    );
     let mut daemon = fw.spawn_daemon();
     assert!(server.wait_for_hits("/feed", 3, Duration::from_secs(20)));
     assert!(server.wait_for_hits("/broken", 1, Duration::from_secs(20)));
@@ -182,10 +187,7 @@ fn under_journald_lines_carry_priorities_and_no_timestamps() {
     let server = TestServer::start();
     server.set("/broken", Response::new(500));
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "[[source]]\nname = \"broken\"\nurl = \"{}\"\n",
-        server.url("/broken")
-    ));
+    fw.write_config(Toml::new().source("broken", &server.url("/broken")));
     let out = fw.run_with_env(&["check"], &[("JOURNAL_STREAM", "8:12345")]);
     out.assert_code(1);
     let line = out

@@ -16,17 +16,12 @@ struct Watch {
 }
 
 impl Watch {
-    /// A folder watching the Frontline feed with `settings` added to `[settings]`
-    /// and `sinks` after the log sink.
-    fn new(settings: &str, sinks: &str) -> Watch {
+    /// A folder watching the Frontline feed after the settings and sinks of
+    /// `config`, baselined.
+    fn new(config: Toml) -> Watch {
         let server = TestServer::start();
         let fw = Feedwatch::new();
-        fw.write_config(&format!(
-            "[settings]\ndatabase = \"feedwatch.db\"\n{settings}\n\n\
-             [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n{sinks}\n\n\
-             [[source]]\nname = \"{NAME}\"\nurl = \"{}\"\ntype = \"feed\"\n",
-            server.url(FEED)
-        ));
+        fw.write_config(config.feed(NAME, &server.url(FEED)));
         let watch = Watch { server, fw };
         watch.serve_edit(0);
         watch.check(0);
@@ -94,7 +89,7 @@ impl Watch {
 
 #[test]
 fn compressed_text_reads_back_exactly() {
-    let watch = Watch::new("", "");
+    let watch = Watch::new(Toml::journal());
     // The feed's long article bodies are stored compressed.
     let versions = watch.stat("versions");
     assert!(
@@ -124,7 +119,7 @@ fn compressed_text_reads_back_exactly() {
 
 #[test]
 fn only_distinct_versions_are_stored() {
-    let watch = Watch::new("", "");
+    let watch = Watch::new(Toml::journal());
     for _ in 0..3 {
         watch.check(0);
     }
@@ -138,7 +133,7 @@ fn only_distinct_versions_are_stored() {
 
 #[test]
 fn keep_versions_keeps_the_newest_and_never_the_current_one() {
-    let watch = Watch::new("keep_versions = 2", "");
+    let watch = Watch::new(Toml::journal().setting("keep_versions = 2"));
     for edit in 1..=4 {
         watch.serve_edit(edit);
         watch.check(0);
@@ -153,7 +148,7 @@ fn keep_versions_keeps_the_newest_and_never_the_current_one() {
     let text = std::fs::read_to_string(&one).unwrap_or_default();
     watch
         .fw
-        .write_config(&text.replace("keep_versions = 2", "keep_versions = 1"));
+        .write_config(text.replace("keep_versions = 2", "keep_versions = 1"));
     watch.check(0);
     assert_eq!(watch.versions(), ["v5"]);
     assert_eq!(watch.count("versions"), 10);
@@ -169,9 +164,10 @@ fn keep_versions_keeps_the_newest_and_never_the_current_one() {
 fn keep_for_prunes_replaced_versions_and_delivered_events_only() {
     // A webhook sink that cannot be reached owes every item.updated event.
     let watch = Watch::new(
-        "keep_for = \"30d\"",
-        "\n[[sink]]\nname = \"unreachable\"\ntype = \"webhook\"\n\
-         url = \"http://127.0.0.1:9/hook\"\nevents = [\"item.updated\"]\n",
+        Toml::journal()
+            .setting("keep_for = \"30d\"")
+            .webhook("unreachable", "http://127.0.0.1:9/hook")
+            .line("events = [\"item.updated\"]"),
     );
     // item.new events go to the log sink only, and are delivered at once.
     let fresh = insert_item_top(
@@ -220,8 +216,9 @@ fn keep_for_prunes_replaced_versions_and_delivered_events_only() {
 fn retention_settings_are_checked() {
     let fw = Feedwatch::new();
     fw.write_config(
-        "[settings]\nkeep_versions = 0\nkeep_for = \"soon\"\n\n\
-         [[source]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/feed\"\n",
+        Toml::new()
+            .setting("keep_versions = 0\nkeep_for = \"soon\"")
+            .source("a", "http://127.0.0.1:9/feed"),
     );
     let out = fw.run(&["validate"]);
     out.assert_code(2);
@@ -231,7 +228,7 @@ fn retention_settings_are_checked() {
 
 #[test]
 fn stats_shows_the_size_of_the_database() {
-    let watch = Watch::new("", "");
+    let watch = Watch::new(Toml::journal());
     let size = watch.stat("size");
     assert!(size.contains("KiB") || size.contains("MiB"), "{size}");
     let versions = watch.stat("versions");
@@ -263,11 +260,11 @@ fn a_long_page_is_compressed_and_reads_back_exactly() {
     };
     server.set("/minutes", page(""));
     let fw = Feedwatch::new();
-    fw.write_config(&format!(
-        "{}\n[[source]]\nname = \"minutes\"\nurl = \"{}\"\ntype = \"page\"\n",
-        journal_config(""),
-        server.url("/minutes")
-    ));
+    fw.write_config(
+        Toml::journal()
+            .source("minutes", &server.url("/minutes"))
+            .line("type = \"page\""),
+    );
     fw.run(&["check"]).assert_code(0);
     let stats = fw.run(&["stats"]);
     assert!(

@@ -386,3 +386,23 @@ fn the_runner_reports_the_exit_code_of_the_binary() {
 
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
 }
+
+#[test]
+fn a_built_configuration_has_settings_first_and_lines_in_the_last_table() {
+    let toml = Toml::journal()
+        .feed("news", "http://127.0.0.1:9/feed")
+        .line("")
+        .line("interval = \"1s\"")
+        .setting("fail_after = 2");
+
+    assert_eq!(
+        toml.to_string(),
+        "[settings]\ndatabase = \"feedwatch.db\"\nfail_after = 2\n\n\
+         [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n\n\
+         [[source]]\nname = \"news\"\nurl = \"http://127.0.0.1:9/feed\"\ntype = \"feed\"\n\
+         interval = \"1s\"\n"
+    );
+    let fw = Feedwatch::new();
+    fw.write_config(&toml);
+    fw.run(&["validate"]).assert_code(0);
+}

@@ -92,15 +92,13 @@ fn two_signed_deliveries(b: &Bench) -> Vec<Value> {
     write_secret(b.fw.dir(), "filed.secret", &file_secret(), 0o600);
     let mut feed = Feed::serve(&b.origin, "/a/feed/");
     b.fw.write_config(
-        &(settings("")
-            + &journal()
-            + &webhook(
-                "filed",
-                &b.receiver.url("/filed"),
-                "secret_file = \"filed.secret\"",
-            )
-            + &b.env_hook("envd", "")
-            + &source("a", &feed.url(&b.origin), "")),
+        Toml::journal()
+            .webhook("filed", &b.hook_url("filed"))
+            .line("secret_file = \"filed.secret\"")
+            .webhook("envd", &b.hook_url("envd"))
+            .line(secret_env_line())
+            .feed("a", &feed.url(&b.origin))
+            .line("interval = \"1s\""),
     );
     b.check().assert_code(0);
     feed.publish(&b.origin);
@@ -209,15 +207,14 @@ fn secrets_never_appear_in_any_output() {
     let b = Bench::new();
     let mut feed = Feed::serve(&b.origin, "/a/feed/");
     write_secret(b.fw.dir(), "filed.secret", &file_secret(), 0o600);
-    let config = settings("")
-        + &journal()
-        + &webhook(
-            "filed",
-            &b.receiver.url("/filed"),
-            "secret_file = \"filed.secret\"",
-        )
-        + &b.env_hook("envd", "")
-        + &source("a", &feed.url(&b.origin), "");
+    let config = Toml::journal()
+        .webhook("filed", &b.hook_url("filed"))
+        .line("secret_file = \"filed.secret\"")
+        .webhook("envd", &b.hook_url("envd"))
+        .line(secret_env_line())
+        .feed("a", &feed.url(&b.origin))
+        .line("interval = \"1s\"")
+        .to_string();
     b.fw.write_config(&config);
     let trace = |args: &[&str]| {
         b.fw.run_with_env(
@@ -256,7 +253,7 @@ fn secrets_never_appear_in_any_output() {
     assert!(polled, "{}", daemon.stderr());
     daemon.signal("TERM");
     daemon.wait_exit(Duration::from_secs(20));
-    b.fw.write_config(&config.replace(
+    b.fw.write_config(config.replace(
         &format!("secret_env = \"{SECRET_ENV}\""),
         &format!("secret = \"{ENV_SECRET}\""),
     ));
@@ -302,14 +299,11 @@ fn a_secret_file_readable_by_others_is_warned_about() {
     let secret = write_secret(b.fw.dir(), "filed.secret", &file_secret(), 0o600);
     let feed = Feed::serve(&b.origin, "/a/feed/");
     b.fw.write_config(
-        &(settings("")
-            + &journal()
-            + &webhook(
-                "filed",
-                &b.receiver.url("/filed"),
-                "secret_file = \"filed.secret\"",
-            )
-            + &source("a", &feed.url(&b.origin), "")),
+        Toml::journal()
+            .webhook("filed", &b.hook_url("filed"))
+            .line("secret_file = \"filed.secret\"")
+            .feed("a", &feed.url(&b.origin))
+            .line("interval = \"1s\""),
     );
 
     let private = b.check();

@@ -20,11 +20,14 @@ fn two_sources(b: &Bench, hook_extra: &str) -> (Feed, Feed) {
     let a = Feed::serve(&b.origin, A);
     let c = Feed::serve(&b.origin, B);
     b.fw.write_config(
-        &(settings("")
-            + &journal()
-            + &b.env_hook("hook", hook_extra)
-            + &source("a", &a.url(&b.origin), "")
-            + &source("b", &c.url(&b.origin), "")),
+        Toml::journal()
+            .webhook("hook", &b.hook_url("hook"))
+            .line(secret_env_line())
+            .line(hook_extra)
+            .feed("a", &a.url(&b.origin))
+            .line("interval = \"1s\"")
+            .feed("b", &c.url(&b.origin))
+            .line("interval = \"1s\""),
     );
     b.check().assert_code(0);
     (a, c)

@@ -17,12 +17,19 @@ fn routed(b: &Bench) -> (Feed, Feed) {
     let loud = Feed::serve(&b.origin, "/loud/feed/");
     let quiet = Feed::serve(&b.origin, "/quiet/feed/");
     b.fw.write_config(
-        &(settings("fail_after = 2")
-            + &journal()
-            + &b.env_hook("items", "events = [\"item.*\"]")
-            + &b.env_hook("ops", "events = [\"source.*\"]")
-            + &source("loud", &loud.url(&b.origin), "")
-            + &source("quiet", &quiet.url(&b.origin), "sinks = [\"journal\"]")),
+        Toml::journal()
+            .setting("fail_after = 2")
+            .webhook("items", &b.hook_url("items"))
+            .line(secret_env_line())
+            .line("events = [\"item.*\"]")
+            .webhook("ops", &b.hook_url("ops"))
+            .line(secret_env_line())
+            .line("events = [\"source.*\"]")
+            .feed("loud", &loud.url(&b.origin))
+            .line("interval = \"1s\"")
+            .feed("quiet", &quiet.url(&b.origin))
+            .line("interval = \"1s\"")
+            .line("sinks = [\"journal\"]"),
     );
     b.check().assert_code(0);
     (loud, quiet)

@@ -5,6 +5,7 @@
 use super::fixtures::{clean_feed, defaced_feed, insert_item_top, replace};
 use super::runner::Feedwatch;
 use super::server::{Response, TestServer};
+use super::toml::Toml;
 
 pub const FEED: &str = "/tag/frontline/feed/";
 pub const NAME: &str = "frontline";
@@ -36,7 +37,7 @@ impl Changes {
     pub fn new(settings: &str) -> Changes {
         let server = TestServer::start();
         let fw = Feedwatch::new();
-        fw.write_config(&config(&server, settings, "15m"));
+        fw.write_config(config(&server, settings, "15m"));
         Changes { server, fw }
     }
 
@@ -70,19 +71,12 @@ impl Changes {
     }
 }
 
-pub fn config(server: &TestServer, settings: &str, interval: &str) -> String {
-    format!(
-        r#"{}
-[[source]]
-name = "{NAME}"
-url = "{}"
-type = "feed"
-interval = "{interval}"
-track = ["new", "updated", "removed"]
-"#,
-        super::journal_config(settings),
-        server.url(FEED)
-    )
+pub fn config(server: &TestServer, settings: &str, interval: &str) -> Toml {
+    Toml::journal()
+        .setting(settings)
+        .feed(NAME, &server.url(FEED))
+        .line(format!("interval = \"{interval}\""))
+        .line(r#"track = ["new", "updated", "removed"]"#)
 }
 
 pub fn feed_at(step: usize) -> String {

@@ -1,4 +1,4 @@
-//! What the webhook tests share: configuration text, feeds that gain stories,
+//! What the webhook tests share: secrets and their sinks, feeds that gain stories,
 //! distinctive secrets, the outbox as `deliveries` prints it, and a look at
 //! the database from outside.
 
@@ -18,6 +18,7 @@ use super::fixtures::{clean_feed, insert_item_top};
 use super::receiver::{Delivery, Receiver};
 use super::runner::{Daemon, Feedwatch, Output};
 use super::server::{Response, TestServer};
+use super::toml::Toml;
 
 /// The environment variable the `secret_env` sinks name.
 pub const SECRET_ENV: &str = "FW_TEST_HOOK_SECRET";
@@ -50,24 +51,9 @@ pub fn write_secret(dir: &Path, name: &str, secret: &str, mode: u32) -> PathBuf 
     path
 }
 
-pub fn settings(extra: &str) -> String {
-    format!("[settings]\ndatabase = \"feedwatch.db\"\n{extra}\n")
-}
-
-/// The log sink every test keeps, as the record of what was detected.
-pub fn journal() -> String {
-    "\n[[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n".to_owned()
-}
-
-pub fn webhook(name: &str, url: &str, extra: &str) -> String {
-    format!("\n[[sink]]\nname = \"{name}\"\ntype = \"webhook\"\nurl = \"{url}\"\n{extra}\n")
-}
-
-/// A feed source polled every second (the daemon tests rely on it).
-pub fn source(name: &str, url: &str, extra: &str) -> String {
-    format!(
-        "\n[[source]]\nname = \"{name}\"\nurl = \"{url}\"\ntype = \"feed\"\ninterval = \"1s\"\n{extra}\n"
-    )
+/// The line of a webhook sink keyed by the secret in [`SECRET_ENV`].
+pub fn secret_env_line() -> String {
+    format!("secret_env = \"{SECRET_ENV}\"")
 }
 
 /// A feed on the test origin that gains a story on demand.
@@ -298,12 +284,9 @@ impl Bench {
         self.run(&["check"])
     }
 
-    pub fn env_hook(&self, name: &str, extra: &str) -> String {
-        webhook(
-            name,
-            &self.receiver.url(&format!("/{name}")),
-            &format!("secret_env = \"{SECRET_ENV}\"\n{extra}"),
-        )
+    /// Where a webhook sink named `name` posts: its own path on the receiver.
+    pub fn hook_url(&self, name: &str) -> String {
+        self.receiver.url(&format!("/{name}"))
     }
 
     pub fn deliveries(&self, args: &[&str]) -> Vec<Listed> {
@@ -318,14 +301,17 @@ impl Bench {
         first_ids(self.receiver.succeeded(path).iter().map(Delivery::id))
     }
 
-    /// Journal + webhook `hook` + one source, baselined by a first `check`.
+    /// Journal + webhook `hook` + one source polled every second, baselined
+    /// by a first `check`.
     pub fn baselined_hook(&self, hook_extra: &str) -> Feed {
         let feed = Feed::serve(&self.origin, "/a/feed/");
         self.fw.write_config(
-            &(settings("")
-                + &journal()
-                + &self.env_hook("hook", hook_extra)
-                + &source("a", &feed.url(&self.origin), "")),
+            Toml::journal()
+                .webhook("hook", &self.hook_url("hook"))
+                .line(secret_env_line())
+                .line(hook_extra)
+                .feed("a", &feed.url(&self.origin))
+                .line("interval = \"1s\""),
         );
         self.check().assert_code(0);
         feed

@@ -1,6 +1,6 @@
 //! Support shared by the integration tests: a scriptable HTTP origin, a runner
-//! for the real binary, edits of the feed fixtures, and a webhook receiver
-//! with an independent signature check.
+//! for the real binary, configuration files built from parts, edits of the
+//! feed fixtures, and a webhook receiver with an independent signature check.
 
 pub mod changes;
 pub mod fixtures;
@@ -11,10 +11,12 @@ pub mod receiver;
 pub mod runner;
 pub mod server;
 pub mod signature;
+pub mod toml;
 
 pub use fixtures::{
     KEYS, SPAM_PREFIX, clean_feed, defaced_feed, insert_item_top, item_count, remove_item, replace,
 };
 pub use receiver::{Delivery, Reply};
-pub use runner::{Daemon, Feedwatch, Output, journal_config};
+pub use runner::{Daemon, Feedwatch, Output};
 pub use server::{LAST_MODIFIED, Recorded, Response, TestServer, etag};
+pub use toml::Toml;

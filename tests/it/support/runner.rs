@@ -1,5 +1,6 @@
 //! Runs the real `feedwatch` binary the way a user would, in a throwaway folder.
 
+use std::fmt::Display;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
@@ -83,8 +84,9 @@ impl Feedwatch {
         self.dir().join("alerts.jsonl")
     }
 
-    pub fn write_config(&self, text: &str) {
-        fs::write(self.config_path(), text).expect("write feedwatch.toml");
+    /// Writes `feedwatch.toml`: a [`Toml`](super::toml::Toml) or any text.
+    pub fn write_config(&self, text: impl Display) {
+        fs::write(self.config_path(), text.to_string()).expect("write feedwatch.toml");
     }
 
     /// The binary with `--config` pointing into this folder, a clean
@@ -377,14 +379,4 @@ fn collect_lines<R: Read + Send + 'static>(
             line.clear();
         }
     })
-}
-
-/// The head of a test configuration: the database beside it, `settings`
-/// lines added to `[settings]`, and a log sink named `journal` writing
-/// `alerts.jsonl`. Sources follow it.
-pub fn journal_config(settings: &str) -> String {
-    format!(
-        "[settings]\ndatabase = \"feedwatch.db\"\n{settings}\n\n\
-         [[sink]]\nname = \"journal\"\ntype = \"log\"\npath = \"alerts.jsonl\"\n"
-    )
 }
