@@ -6,14 +6,13 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
+use super::loopback::Loopback;
 use super::runner::Output;
 
 pub const KIB: usize = 1024;
@@ -229,9 +228,7 @@ fn filler_piece() -> Vec<u8> {
 /// A plain TCP listener that answers whatever it is sent (a TLS ClientHello)
 /// with bytes that are not TLS, then hangs up.
 pub struct GarbageListener {
-    addr: SocketAddr,
-    stopping: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
+    loopback: Loopback,
 }
 
 /// What the garbage listener answers: an HTTP error, then binary noise.
@@ -239,46 +236,17 @@ pub const GARBAGE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\r\n\x00\xff\xfe\x15\x0
 
 impl GarbageListener {
     pub fn start() -> GarbageListener {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port for the TLS test");
-        let addr = listener.local_addr().expect("read the TLS test address");
-        let stopping = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stopping);
-        let acceptor = thread::spawn(move || {
-            for stream in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Ok(mut stream) = stream {
-                    thread::spawn(move || {
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                        let mut hello = [0u8; 4096];
-                        let _ = stream.read(&mut hello);
-                        let _ = stream.write_all(GARBAGE);
-                    });
-                }
-            }
+        let loopback = Loopback::start("the TLS test", |mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            let mut hello = [0u8; 4096];
+            let _ = stream.read(&mut hello);
+            stream.write_all(GARBAGE)
         });
-        GarbageListener {
-            addr,
-            stopping,
-            acceptor: Some(acceptor),
-        }
+        GarbageListener { loopback }
     }
 
     pub fn https_url(&self, path: &str) -> String {
-        format!("https://{}{}", self.addr, path)
-    }
-}
-
-impl Drop for GarbageListener {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        if let Some(acceptor) = self.acceptor.take()
-            && woke
-        {
-            let _ = acceptor.join();
-        }
+        format!("https://{}{}", self.loopback.addr(), path)
     }
 }
 

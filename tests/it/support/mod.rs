@@ -6,6 +6,7 @@ pub mod changes;
 pub mod fixtures;
 pub mod hooks;
 pub mod hostile;
+pub mod loopback;
 pub mod reading;
 pub mod receiver;
 pub mod runner;

@@ -4,17 +4,16 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_BODY: usize = 16 * 1024 * 1024;
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+use super::loopback::{Loopback, head, lock, read_request};
+
 /// How long a hung answer holds a connection open at most.
 const MAX_HANG: Duration = Duration::from_secs(60);
 const TICK: Duration = Duration::from_millis(20);
@@ -121,9 +120,8 @@ struct Shared {
 
 /// Answers 204 unless told otherwise; stops when dropped.
 pub struct Receiver {
-    addr: SocketAddr,
+    loopback: Loopback,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl Default for Receiver {
@@ -134,27 +132,21 @@ impl Default for Receiver {
 
 impl Receiver {
     pub fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a receiver port on 127.0.0.1");
-        let addr = listener.local_addr().expect("read the receiver address");
         let shared = Arc::new(Shared {
             script: Mutex::new(VecDeque::new()),
             fallback: Mutex::new(Reply::status(204)),
             log: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         });
-        let acceptor = {
+        let loopback = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || accept_loop(&listener, &shared))
+            Loopback::start("the webhook receiver", move |stream| serve(stream, &shared))
         };
-        Receiver {
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        }
+        Receiver { loopback, shared }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.loopback.url(path)
     }
 
     /// Queues replies for the next requests, in order, after any still queued.
@@ -201,45 +193,24 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
+        // Hung answers end too; the listener itself stops when the loopback is dropped.
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // accept() returns only on a connection: make one so the loop sees the flag.
-        let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        if let Some(acceptor) = self.acceptor.take()
-            && woke
-        {
-            let _ = acceptor.join();
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        match stream {
-            Ok(stream) => {
-                let shared = Arc::clone(shared);
-                thread::spawn(move || {
-                    let _ = serve(stream, &shared);
-                });
-            }
-            Err(_) => thread::sleep(Duration::from_millis(10)),
-        }
     }
 }
 
 fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let Some(request) = read_request(&mut stream)? else {
         return Ok(());
+    };
+    let path = request.path().to_owned();
+    let request = Delivery {
+        method: request.method,
+        path,
+        headers: request.headers,
+        body: String::from_utf8_lossy(&request.body).into_owned(),
+        at: Instant::now(),
+        status: None,
+        closed_after: None,
     };
     let reply = lock(&shared.script)
         .pop_front()
@@ -285,90 +256,7 @@ fn wait_for_close(stream: &mut TcpStream, shared: &Shared) -> io::Result<Option<
     Ok(None)
 }
 
-fn read_request(stream: &mut TcpStream) -> io::Result<Option<Delivery>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos;
-        }
-        if buf.len() > MAX_HEAD {
-            return Ok(None);
-        }
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split_whitespace();
-    let method = request_line.next().unwrap_or_default().to_owned();
-    let target = request_line.next().unwrap_or_default();
-    let path = target.split('?').next().unwrap_or_default().to_owned();
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        headers
-            .entry(name.trim().to_ascii_lowercase())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(value.trim());
-            })
-            .or_insert_with(|| value.trim().to_owned());
-    }
-    let length = headers
-        .get("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(MAX_BODY);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(length);
-    Ok(Some(Delivery {
-        method,
-        path,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        at: Instant::now(),
-        status: None,
-        closed_after: None,
-    }))
-}
-
 fn encode(reply: &Reply) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
-    for (name, value) in &reply.headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if reply.status != 204 {
-        out.push_str("Content-Length: 0\r\n");
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    out.into_bytes()
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        202 => "Accepted",
-        204 => "No Content",
-        400 => "Bad Request",
-        408 => "Request Timeout",
-        410 => "Gone",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
+    let length = (reply.status != 204).then_some(0);
+    head(reply.status, &reply.headers, length, false)
 }

@@ -4,19 +4,17 @@
 //! test, to misbehave at the byte level.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
+
+use super::loopback::{Loopback, Request, head, lock, read_request};
 
 /// The Last-Modified value sent with every 200 that does not set its own.
 pub const LAST_MODIFIED: &str = "Mon, 03 Feb 2025 17:33:00 GMT";
-
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a route answers.
 #[derive(Clone, Debug)]
@@ -117,7 +115,6 @@ struct Shared {
     routes: Mutex<HashMap<String, Response>>,
     raw: Mutex<HashMap<String, RawHandler>>,
     log: Mutex<Vec<Recorded>>,
-    stopping: AtomicBool,
     /// Serve further requests on a connection until the client closes it
     /// or asks for `Connection: close`.
     keep_alive: AtomicBool,
@@ -126,29 +123,22 @@ struct Shared {
 
 /// Bound to 127.0.0.1 on a free port; stops accepting when dropped.
 pub struct TestServer {
-    addr: SocketAddr,
+    loopback: Loopback,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test port on 127.0.0.1");
-        let addr = listener.local_addr().expect("read the test server address");
         let shared = Arc::new(Shared::default());
-        let acceptor = {
+        let loopback = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || accept_loop(&listener, &shared))
+            Loopback::start("the test origin", move |stream| serve(stream, &shared))
         };
-        TestServer {
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        }
+        TestServer { loopback, shared }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.loopback.url(path)
     }
 
     /// Keeps connections open for further requests, as most origins do,
@@ -206,59 +196,7 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        // accept() only returns on a connection, so make one to let the loop see the flag.
-        let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        if let Some(acceptor) = self.acceptor.take()
-            && woke
-        {
-            let _ = acceptor.join();
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A test that panicked while holding the lock must not hide the log from the others.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        match stream {
-            Ok(stream) => {
-                let shared = Arc::clone(shared);
-                thread::spawn(move || {
-                    let _ = serve(stream, &shared);
-                });
-            }
-            Err(_) => thread::sleep(Duration::from_millis(10)),
-        }
-    }
-}
-
-struct Request {
-    method: String,
-    target: String,
-    headers: BTreeMap<String, String>,
-}
-
-impl Request {
-    /// The target without its query string.
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or_default()
-    }
-}
-
 fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let connection = shared.connections.fetch_add(1, Ordering::SeqCst);
     loop {
         let Some(request) = read_request(&mut stream)? else {
@@ -312,60 +250,6 @@ fn record(
     });
 }
 
-fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos;
-        }
-        if buf.len() > MAX_HEAD {
-            return Ok(None);
-        }
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split_whitespace();
-    let method = request_line.next().unwrap_or_default().to_owned();
-    let target = request_line.next().unwrap_or_default().to_owned();
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        headers
-            .entry(name.trim().to_ascii_lowercase())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(value.trim());
-            })
-            .or_insert_with(|| value.trim().to_owned());
-    }
-    let body_len = headers
-        .get("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(MAX_REQUEST_BODY);
-    let mut have = buf.len() - (head_end + 4);
-    while have < body_len {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        have += n;
-    }
-    Ok(Some(Request {
-        method,
-        target,
-        headers,
-    }))
-}
-
 fn answer(shared: &Shared, request: &Request) -> Response {
     let Some(mut response) = lock(&shared.routes).get(request.path()).cloned() else {
         return Response::new(404)
@@ -408,45 +292,11 @@ fn etag_matches(if_none_match: &str, current: &str) -> bool {
 }
 
 fn encode(response: &Response, head_only: bool, keep: bool) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason(response.status)
-    );
-    for (name, value) in &response.headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
     let bodiless = response.status == 304 || response.status == 204;
-    if !bodiless {
-        out.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
-    }
-    out.push_str(if keep {
-        "\r\n"
-    } else {
-        "Connection: close\r\n\r\n"
-    });
-    let mut bytes = out.into_bytes();
+    let length = (!bodiless).then_some(response.body.len());
+    let mut bytes = head(response.status, &response.headers, length, keep);
     if !bodiless && !head_only {
         bytes.extend_from_slice(&response.body);
     }
     bytes
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        410 => "Gone",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
 }
