@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::support::OrFail;
 use crate::support::changes::*;
 
 fn chromium() -> Option<PathBuf> {
@@ -39,7 +40,7 @@ fn headless(browser: &Path, profile: &Path) -> Command {
 
 /// Width and height of a PNG file, from its header.
 fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = fs::read(path).expect("read the screenshot");
+    let bytes = fs::read(path).or_fail("read the screenshot");
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     let word =
         |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
@@ -59,7 +60,7 @@ fn a_browser_shows_marked_words_and_runs_no_script() {
     let c = Changes::recorded("");
     let html = c.stdout(&["report", "--format", "html"]);
     let page = c.fw.dir().join("changes.html");
-    fs::write(&page, &html).expect("write the page");
+    fs::write(&page, &html).or_fail("write the page");
     let url = format!("file://{}", page.display());
     let profile = c.fw.dir().join("chromium-profile");
 
@@ -67,7 +68,7 @@ fn a_browser_shows_marked_words_and_runs_no_script() {
         .args(["--window-size=390,844", "--dump-dom"])
         .arg(&url)
         .output()
-        .expect("run Chromium");
+        .or_fail("run Chromium");
     assert!(
         out.status.success(),
         "{}",
@@ -95,7 +96,7 @@ fn a_browser_shows_marked_words_and_runs_no_script() {
     );
 
     let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
-    fs::create_dir_all(&artifacts).expect("create the artifact folder");
+    fs::create_dir_all(&artifacts).or_fail("create the artifact folder");
     for (name, width, height) in [("phone", 390, 2400), ("laptop", 1366, 1600)] {
         let shot = artifacts.join(format!("report-{name}.png"));
         let _ = fs::remove_file(&shot);
@@ -106,7 +107,7 @@ fn a_browser_shows_marked_words_and_runs_no_script() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .expect("run Chromium for a screenshot");
+            .or_fail("run Chromium for a screenshot");
         assert!(status.success());
         assert_eq!(png_size(&shot).0, width, "{}", shot.display());
         eprintln!("screenshot: {}", shot.display());

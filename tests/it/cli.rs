@@ -12,9 +12,9 @@ fn a_database_from_a_newer_version_is_refused_with_exit_3() {
     let fw = Feedwatch::new();
     with_one_source(&fw, &server);
     fw.run(&["sources"]).assert_code(0);
-    let conn = rusqlite::Connection::open(fw.database_path()).expect("open db");
+    let conn = rusqlite::Connection::open(fw.database_path()).or_fail("open db");
     conn.pragma_update(None, "user_version", 999)
-        .expect("set version");
+        .or_fail("set version");
     drop(conn);
     let out = fw.run(&["sources"]);
     out.assert_code(3);
@@ -27,7 +27,7 @@ fn a_corrupt_database_is_exit_3_not_a_panic() {
     let server = TestServer::start();
     let fw = Feedwatch::new();
     with_one_source(&fw, &server);
-    std::fs::write(fw.database_path(), vec![0x42u8; 8192]).expect("write junk");
+    std::fs::write(fw.database_path(), vec![0x42u8; 8192]).or_fail("write junk");
     let out = fw.run(&["check"]);
     out.assert_code(3);
     assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
@@ -47,7 +47,7 @@ fn unknown_sources_and_missing_files_are_usage_errors() {
         out.stderr
     );
 
-    std::fs::remove_file(fw.config_path()).expect("remove config");
+    std::fs::remove_file(fw.config_path()).or_fail("remove config");
     let out = fw.run(&["validate"]);
     out.assert_code(2);
     assert!(
@@ -68,9 +68,9 @@ fn a_closed_pipe_ends_output_quietly() {
         .command(&["history", "news"])
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .or_fail("spawn");
     drop(child.stdout.take());
-    let out = child.wait_with_output().expect("wait");
+    let out = child.wait_with_output().or_fail("wait");
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

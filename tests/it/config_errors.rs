@@ -1,7 +1,7 @@
 //! `validate` on broken configuration files: every problem is named by file,
 //! line, column and key, all of them in one run, with exit code 2.
 
-use crate::support::{Feedwatch, Output};
+use crate::support::{Feedwatch, OrFail, Output};
 
 const HEAD: &str = r#"[settings]
 database = "feedwatch.db"
@@ -55,7 +55,7 @@ fn line_of(text: &str, needle: &str, nth: usize) -> usize {
         .filter(|(_, l)| l.contains(needle))
         .nth(nth)
         .map(|(i, _)| i + 1)
-        .unwrap_or_else(|| panic!("{needle:?} is not in the file"))
+        .or_fail(format!("{needle:?} is not in the file"))
 }
 
 fn validate(text: &str) -> (Feedwatch, Output) {

@@ -60,7 +60,7 @@ impl Watch {
             .requests(FEED)
             .last()
             .map(|r| r.status)
-            .expect("the feed was requested")
+            .or_fail("the feed was requested")
     }
 
     fn history_lines(&self, item: &str) -> usize {
@@ -84,7 +84,7 @@ fn str_field<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {value:#}"))
+        .or_fail(format!("no string at {pointer} in {value:#}"))
 }
 
 fn assert_timestamp(text: &str) {
@@ -166,7 +166,7 @@ fn defaced_titles_are_one_bulk_change_not_ten_updates() {
     assert_eq!(str_field(bulk, "/bulk/field"), "title");
     assert_eq!(str_field(bulk, "/bulk/edit"), "prefix_added");
     assert_eq!(str_field(bulk, "/bulk/added").trim(), SPAM_PREFIX.trim());
-    let items = bulk["items"].as_array().expect("an items array");
+    let items = bulk["items"].as_array().or_fail("an items array");
     let keys: BTreeSet<&str> = items.iter().map(|i| str_field(i, "/key")).collect();
     assert_eq!(items.len(), 10, "{bulk:#}");
     assert_eq!(keys, KEYS.into_iter().collect());
@@ -183,7 +183,7 @@ fn an_edited_paragraph_is_one_update_with_a_diff() {
     assert_envelope(event, &watch.server);
     assert_eq!(str_field(event, "/item/key"), KEYS[1]);
     assert_eq!(event["item"]["version"], 2, "{event:#}");
-    let changes = event["changes"].as_array().expect("a changes array");
+    let changes = event["changes"].as_array().or_fail("a changes array");
     assert_eq!(changes.len(), 1, "only the content changed: {event:#}");
     let change = &changes[0];
     assert_eq!(str_field(change, "/field"), "content");
@@ -295,7 +295,7 @@ fn an_unchanged_feed_is_fetched_conditionally_and_stores_nothing() {
     assert_eq!(requests.len(), 2);
     let sent = requests[0]
         .response_header("etag")
-        .expect("an ETag was sent");
+        .or_fail("an ETag was sent");
     assert_eq!(sent, etag(clean_feed().as_bytes()));
     assert_eq!(requests[0].status, 200);
     assert_eq!(requests[1].header("if-none-match"), Some(sent));
@@ -345,7 +345,10 @@ fn a_failing_source_does_not_stop_the_healthy_one() {
         .lines()
         .into_iter()
         .find(|l| l.trim_start().starts_with("broken"))
-        .unwrap_or_else(|| panic!("no line for the failing source:\n{}", listing.stdout));
+        .or_fail(format!(
+            "no line for the failing source:\n{}",
+            listing.stdout
+        ));
     assert!(broken.contains("500"), "{broken}");
 
     server.set("/broken/feed/", Response::rss(clean_feed()));
@@ -372,9 +375,9 @@ fn test_json_lists_the_items_of_a_feed_url() {
     let out = watch.fw.run(&["test", &watch.server.url(FEED), "--json"]);
 
     out.assert_code(0);
-    let shown: Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    let shown: Value = serde_json::from_str(&out.stdout).or_fail("JSON on stdout");
     assert_eq!(shown["kind"], "feed");
-    let items = shown["items"].as_array().expect("an items array");
+    let items = shown["items"].as_array().or_fail("an items array");
     assert_eq!(items.len(), 10);
     let keys: BTreeSet<&str> = items.iter().map(|i| str_field(i, "/key")).collect();
     assert_eq!(keys, KEYS.into_iter().collect());
@@ -385,7 +388,7 @@ fn test_json_lists_the_items_of_a_feed_url() {
     let first = items
         .iter()
         .find(|i| i["key"] == KEYS[0])
-        .expect("the newest story");
+        .or_fail("the newest story");
     assert_eq!(
         str_field(first, "/title"),
         "How managers are inspiring social workers to progress in their careers"

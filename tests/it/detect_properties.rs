@@ -10,6 +10,8 @@ use feedwatch::event::EventKind;
 use feedwatch::source::{Item, feed};
 use proptest::prelude::*;
 
+use crate::support::OrFail;
+
 const COMPARE: [Field; 4] = [Field::Title, Field::Link, Field::Summary, Field::Content];
 const TRACK_ALL: Track = Track {
     new: true,
@@ -103,10 +105,9 @@ fn rss(items: &[GenItem]) -> String {
 }
 
 fn read(items: &[GenItem]) -> Vec<Item> {
-    match feed::parse(&rss(items), None) {
-        Ok(doc) => doc.items,
-        Err(e) => panic!("a generated feed must parse: {e}"),
-    }
+    feed::parse(&rss(items), None)
+        .or_fail("a generated feed must parse")
+        .items
 }
 
 /// What the store holds after a poll that read `items`.

@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use crate::support::OrFail;
 use crate::support::reading::{field, fixture, read_served};
 
 const PYTHON_VAR: &str = "FEEDWATCH_FEEDPARSER_PYTHON";
@@ -23,7 +24,7 @@ fn xml_fixtures() -> Vec<String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     let mut paths = Vec::new();
     for folder in ["formats", "quirks"] {
-        let entries = std::fs::read_dir(format!("{root}/{folder}")).expect("list the fixtures");
+        let entries = std::fs::read_dir(format!("{root}/{folder}")).or_fail("list the fixtures");
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.ends_with(".json") {
@@ -61,14 +62,14 @@ fn every_xml_fixture_reads_the_same_titles_as_feedparser() {
         .arg(SCRIPT)
         .args(fixtures.iter().map(|f| format!("{root}/{f}")))
         .output()
-        .expect("run feedparser");
+        .or_fail("run feedparser");
     assert!(
         output.status.success(),
         "feedparser failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let theirs: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("feedparser printed JSON");
+        serde_json::from_slice(&output.stdout).or_fail("feedparser printed JSON");
     let mut differences = Vec::new();
     for path in &fixtures {
         let want: Vec<String> = theirs[format!("{root}/{path}")]

@@ -37,7 +37,7 @@ const ARTICLES: [(&str, &str, &str); 3] = [
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+    fs::read_to_string(&path).or_fail(format!("read {path}"))
 }
 
 fn html(body: &str) -> Response {
@@ -318,15 +318,15 @@ async fn fetch_link(
     path: &str,
     allow_private: bool,
 ) -> Result<FetchOutcome, FetchError> {
-    let local = Url::parse(&server.url("/")).unwrap_or_else(|e| panic!("{e}"));
+    let local = Url::parse(&server.url("/")).or_fail("parse the origin's URL");
     let port = local.port().unwrap_or(80);
     let addr = format!("127.0.0.1:{port}")
         .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .or_fail("parse the origin's address");
     let fetcher = Fetcher::with_pinned_hosts("feedwatch-test", &[("news.example.org", addr)])
-        .unwrap_or_else(|e| panic!("{e}"));
+        .or_fail("build a fetcher with the name pinned to the origin");
     let url = Url::parse(&format!("http://news.example.org:{port}{path}"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .or_fail("parse the link's URL");
     let validators = Validators::default();
     let request = FetchRequest {
         url: &url,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::support::reading::{field, fixture, items, read_fixture, warnings};
-use crate::support::{Feedwatch, Response, TestServer, Toml};
+use crate::support::{Feedwatch, OrFail, Response, TestServer, Toml};
 
 /// The fields every format is checked on, item by item.
 struct Want<'a> {
@@ -388,8 +388,7 @@ fn a_poll_holds_every_item_of_the_old_formats() {
 #[test]
 fn each_version_keeps_its_enclosure() {
     let server = TestServer::start();
-    let original =
-        String::from_utf8(fixture("formats/rss20.xml")).unwrap_or_else(|e| panic!("fixture: {e}"));
+    let original = String::from_utf8(fixture("formats/rss20.xml")).or_fail("fixture");
     server.set("/podcast", Response::rss(original.clone()));
     let fw = Feedwatch::new();
     fw.write_config(Toml::settings().source("podcast", &server.url("/podcast")));
@@ -402,18 +401,17 @@ fn each_version_keeps_its_enclosure() {
     server.set("/podcast", Response::rss(replaced));
     fw.run(&["check"]).assert_code(0);
 
-    let db = rusqlite::Connection::open(fw.dir().join("feedwatch.db"))
-        .unwrap_or_else(|e| panic!("database: {e}"));
+    let db = rusqlite::Connection::open(fw.dir().join("feedwatch.db")).or_fail("database");
     let mut stmt = db
         .prepare(
             "SELECT v.version, v.enclosure_url, v.enclosure_type FROM version v
              JOIN item i ON i.id = v.item_id ORDER BY i.key, v.version",
         )
-        .unwrap_or_else(|e| panic!("query: {e}"));
+        .or_fail("query");
     let rows: Vec<(u32, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .and_then(Iterator::collect)
-        .unwrap_or_else(|e| panic!("rows: {e}"));
+        .or_fail("rows");
     let has = |version: u32, url: &str, media_type: &str| {
         rows.iter()
             .any(|(v, u, t)| *v == version && u == url && t == media_type)

@@ -124,7 +124,7 @@ impl Case {
         let n = CASES
             .iter()
             .position(|c| c.name == self.name)
-            .expect("a listed case");
+            .or_fail("a listed case");
         format!("/origin/{n}/")
     }
 
@@ -137,7 +137,7 @@ fn find(name: &str) -> Case {
     *CASES
         .iter()
         .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no hostile case named {name}"))
+        .or_fail(format!("no hostile case named {name}"))
 }
 
 /// Where the hostile cases are served from.
@@ -278,11 +278,11 @@ struct Row {
 /// or a row of a configured source (a line break inside an error would be one).
 fn source_rows(stdout: &str, names: &[&str]) -> BTreeMap<String, Row> {
     let mut lines = stdout.lines();
-    let header = lines.next().expect("a header line");
+    let header = lines.next().or_fail("a header line");
     let at = |title: &str| {
         header
             .find(title)
-            .unwrap_or_else(|| panic!("no {title} column in {header:?}"))
+            .or_fail(format!("no {title} column in {header:?}"))
     };
     let (last, outcome, items, next) =
         (at("LAST POLL"), at("OUTCOME"), at("ITEMS"), at("NEXT POLL"));
@@ -483,9 +483,11 @@ impl Checked {
         let out = self.fw.run(&["sources"]);
         out.assert_code(0);
         let rows = source_rows(&out.stdout, &[self.name()]);
-        let row = rows
-            .get(self.name())
-            .unwrap_or_else(|| panic!("no `sources` row for {}: {}", self.name(), out.stdout));
+        let row = rows.get(self.name()).or_fail(format!(
+            "no `sources` row for {}: {}",
+            self.name(),
+            out.stdout
+        ));
         match &self.error {
             Some(error) => {
                 assert!(row.outcome.starts_with("error"), "{row:?}");
@@ -543,7 +545,7 @@ impl Checked {
         );
         let json = (run.output.code == 0).then(|| {
             serde_json::from_str(run.output.stdout.trim())
-                .unwrap_or_else(|e| panic!("{}: `test --json` is not JSON ({e})", self.name()))
+                .or_fail(format!("{}: read what `test --json` printed", self.name()))
         });
         (run, json)
     }
@@ -552,13 +554,11 @@ impl Checked {
     fn titles(&self) -> Vec<String> {
         let json = self.read.clone().unwrap_or_else(|| {
             let (run, json) = self.test_json();
-            json.unwrap_or_else(|| {
-                panic!(
-                    "{}: `test --json` failed\n{}",
-                    self.name(),
-                    run.output.stderr
-                )
-            })
+            json.or_fail(format!(
+                "{}: `test --json` failed\n{}",
+                self.name(),
+                run.output.stderr
+            ))
         });
         items(&json)
             .iter()
@@ -691,7 +691,7 @@ fn invalid_utf8_keeps_the_valid_text_or_names_the_encoding() {
         let broken = titles
             .iter()
             .find(|t| t.starts_with("broken"))
-            .unwrap_or_else(|| panic!("the item with bad bytes was dropped: {titles:?}"));
+            .or_fail(format!("the item with bad bytes was dropped: {titles:?}"));
         assert!(broken.contains('\u{fffd}'), "{broken:?}");
         assert!(
             broken.ends_with("slash"),
@@ -837,7 +837,7 @@ fn a_ten_megabyte_title_is_read() {
 fn dates_in_every_broken_format_leave_the_items_readable() {
     let checked = check_case("broken-dates");
     let (run, json) = checked.test_json();
-    let json = json.unwrap_or_else(|| panic!("{}", run.output.stderr));
+    let json = json.or_fail(&run.output.stderr);
     let items = items(&json);
     assert_eq!(items.len(), BROKEN_DATE_ITEMS);
     for item in &items {
@@ -1046,7 +1046,7 @@ fn assert_healthy_on_time(healthy: &TestServer, origin: &Origin, round_done: Ins
         .iter()
         .filter_map(|c| origin.server.requests(&c.path()).first().map(|r| r.at))
         .min()
-        .expect("the hostile origin was requested");
+        .or_fail("the hostile origin was requested");
     let polls: Vec<Instant> = healthy
         .requests(HEALTHY)
         .iter()
@@ -1080,10 +1080,10 @@ fn assert_healthy_on_time(healthy: &TestServer, origin: &Origin, round_done: Ins
 }
 
 fn assert_database_intact(fw: &Feedwatch) {
-    let db = rusqlite::Connection::open(fw.database_path()).expect("open the database");
+    let db = rusqlite::Connection::open(fw.database_path()).or_fail("open the database");
     let verdict: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("run the integrity check");
+        .or_fail("run the integrity check");
     assert_eq!(verdict, "ok");
     drop(db);
     assert!(
@@ -1106,10 +1106,10 @@ fn commands_racing_to_create_the_database_all_succeed() {
         let fw = Feedwatch::new();
         fw.write_config(settings_toml());
         let children: Vec<_> = (0..6)
-            .map(|_| fw.command(&["sources"]).spawn().expect("start feedwatch"))
+            .map(|_| fw.command(&["sources"]).spawn().or_fail("start feedwatch"))
             .collect();
         for child in children {
-            let out = child.wait_with_output().expect("wait for feedwatch");
+            let out = child.wait_with_output().or_fail("wait for feedwatch");
             assert!(
                 out.status.success(),
                 "round {round}: {}",
@@ -1126,7 +1126,7 @@ fn expanded_zeros(mut reader: impl std::io::Read, limit: usize) -> usize {
     let mut buf = vec![0u8; 64 * KIB];
     let mut total = 0;
     while total < limit {
-        let n = reader.read(&mut buf).expect("the bomb decodes");
+        let n = reader.read(&mut buf).or_fail("the bomb decodes");
         if n == 0 {
             break;
         }
@@ -1175,18 +1175,20 @@ fn a_raw_route_gets_the_connection_and_is_logged() {
     });
     let url = server.url("/raw/");
     let host = url.trim_start_matches("http://").trim_end_matches("/raw/");
-    let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    std::io::Write::write_all(&mut stream, b"GET /raw/ HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    let mut stream = std::net::TcpStream::connect(host).or_fail("connect");
+    std::io::Write::write_all(&mut stream, b"GET /raw/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .or_fail("send");
     let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
+    std::io::Read::read_to_string(&mut stream, &mut answer).or_fail("read");
     assert!(answer.ends_with("\r\n\r\nraw"), "{answer:?}");
     assert_eq!(server.requests("/raw/")[0].status, server::RAW_STATUS);
 
     server.set("/raw/", Response::ok("plain"));
-    let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    std::io::Write::write_all(&mut stream, b"GET /raw/ HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    let mut stream = std::net::TcpStream::connect(host).or_fail("connect");
+    std::io::Write::write_all(&mut stream, b"GET /raw/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .or_fail("send");
     let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
+    std::io::Read::read_to_string(&mut stream, &mut answer).or_fail("read");
     assert!(
         answer.ends_with("plain"),
         "set() replaces a raw route: {answer:?}"

@@ -76,11 +76,11 @@ fn imported_sources_poll_like_any_other() {
     server.set("/tag/frontline/feed/", Response::rss(clean_feed()));
     server.set("/feed/", Response::rss(defaced_feed()));
     let opml = fs::read_to_string(OPML)
-        .expect("read the OPML fixture")
+        .or_fail("read the OPML fixture")
         .replace("https://www.communitycare.co.uk/", &server.url("/"));
     let fw = Feedwatch::new();
     let list = fw.dir().join("subscriptions.opml");
-    fs::write(&list, opml).expect("write the OPML file");
+    fs::write(&list, opml).or_fail("write the OPML file");
     fw.write_config(settings(""));
     let out = fw.run(&["import-opml", &list.to_string_lossy()]);
     out.assert_code(0);
@@ -112,15 +112,15 @@ fn what_is_not_an_opml_list_is_refused_clearly() {
     let fw = Feedwatch::new();
     fw.write_config(settings(""));
     let rss = fw.dir().join("feed.xml");
-    fs::write(&rss, clean_feed()).expect("write");
+    fs::write(&rss, clean_feed()).or_fail("write");
     let empty = fw.dir().join("empty.opml");
     fs::write(
         &empty,
         "<opml version=\"2.0\"><body><outline text=\"Folder\"/></body></opml>",
     )
-    .expect("write");
+    .or_fail("write");
     let broken = fw.dir().join("broken.opml");
-    fs::write(&broken, "<opml><body><outline text=\"a></body></opml>").expect("write");
+    fs::write(&broken, "<opml><body><outline text=\"a></body></opml>").or_fail("write");
 
     let cases = [
         (fw.dir().join("missing.opml"), "cannot read"),

@@ -12,7 +12,7 @@ const NAME: &str = "trust";
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+    fs::read_to_string(&path).or_fail(format!("read {path}"))
 }
 
 /// The fostering article with a "Similar Articles" list filled in, as the
@@ -71,7 +71,8 @@ impl Watch {
     fn test_json(&self) -> Value {
         let out = self.fw.run(&["test", NAME, "--json"]);
         out.assert_code(0);
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+        serde_json::from_str(&out.stdout)
+            .or_fail(format!("read the JSON `test` printed:\n{}", out.stdout))
     }
 }
 

@@ -47,11 +47,11 @@ fn next_poll(fw: &Feedwatch) -> DateTime<Utc> {
     let column = lines
         .first()
         .and_then(|header| header.find("NEXT POLL"))
-        .unwrap_or_else(|| panic!("no NEXT POLL column in:\n{}", out.stdout));
+        .or_fail(format!("no NEXT POLL column in:\n{}", out.stdout));
     let line = lines
         .iter()
         .find(|l| l.starts_with("news "))
-        .unwrap_or_else(|| panic!("no line for the source in:\n{}", out.stdout));
+        .or_fail(format!("no line for the source in:\n{}", out.stdout));
     let next: String = line
         .chars()
         .skip(column)
@@ -59,7 +59,7 @@ fn next_poll(fw: &Feedwatch) -> DateTime<Utc> {
         .collect();
     DateTime::parse_from_rfc3339(&next)
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|e| panic!("next poll {next:?} in {line:?}: {e}"))
+        .or_fail(format!("next poll {next:?} in {line:?}"))
 }
 
 /// Whole minutes from `before` to the next poll, allowing for the stored

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::changes::*;
-use crate::support::{Daemon, Response};
+use crate::support::{Daemon, OrFail, Response};
 
 const SETTINGS: &str = "report_dir = \"public\"\nreport_window = \"2d\"\nreport_url = \"https://news.example.org/feedwatch\"";
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -17,12 +17,10 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// Reads the published feed whenever it exists; every read must be a whole feed.
 fn published_entries(dir: &Path) -> Option<usize> {
     let bytes = fs::read(dir.join("changes.atom")).ok()?;
-    let feed = feed_rs::parser::parse(bytes.as_slice()).unwrap_or_else(|e| {
-        panic!(
-            "a reader saw a partial feed ({e}):\n{}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
+    let feed = feed_rs::parser::parse(bytes.as_slice()).or_fail(format!(
+        "a reader saw a partial feed:\n{}",
+        String::from_utf8_lossy(&bytes)
+    ));
     Some(feed.entries.len())
 }
 
@@ -62,7 +60,7 @@ fn the_daemon_publishes_after_polls_that_found_changes() {
     c.serve_step(2);
     wait_for_entries(&public, EVENT_COUNT, &mut daemon);
 
-    let html = fs::read_to_string(public.join("changes.html")).expect("changes.html");
+    let html = fs::read_to_string(public.join("changes.html")).or_fail("changes.html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(
         html.contains("<del>also</del> found <ins>that many</ins> "),
@@ -72,8 +70,13 @@ fn the_daemon_publishes_after_polls_that_found_changes() {
     assert!(!html.to_lowercase().contains("<script"), "{html}");
     assert_eq!(html.matches("<article ").count(), EVENT_COUNT);
     let names: Vec<String> = fs::read_dir(&public)
-        .expect("list public")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .or_fail("list public")
+        .map(|e| {
+            e.or_fail("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     let mut sorted = names.clone();
     sorted.sort();
@@ -97,8 +100,8 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
     let public = c.fw.dir().join("public");
 
     assert_eq!(published_entries(&public), Some(EVENT_COUNT));
-    let atom = fs::read(public.join("changes.atom")).expect("changes.atom");
-    let feed = feed_rs::parser::parse(atom.as_slice()).expect("a feed");
+    let atom = fs::read(public.join("changes.atom")).or_fail("changes.atom");
+    let feed = feed_rs::parser::parse(atom.as_slice()).or_fail("a feed");
     let links: Vec<(Option<&str>, &str)> = feed
         .links
         .iter()
@@ -117,7 +120,7 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
             ),
         ]
     );
-    let html = fs::read_to_string(public.join("changes.html")).expect("changes.html");
+    let html = fs::read_to_string(public.join("changes.html")).or_fail("changes.html");
     assert_eq!(html.matches("<article ").count(), EVENT_COUNT);
 
     // A window that ends before the changes: the next change publishes only itself.
@@ -139,7 +142,7 @@ fn check_publishes_too_and_the_window_bounds_the_files() {
 #[test]
 fn an_unwritable_report_dir_does_not_fail_the_poll() {
     let c = Changes::new("");
-    fs::write(c.fw.dir().join("taken"), "a file, not a folder").expect("write");
+    fs::write(c.fw.dir().join("taken"), "a file, not a folder").or_fail("write");
     c.fw.write_config(config(&c.server, "report_dir = \"taken/public\"", "15m"));
     c.serve_step(0);
     c.fw.run(&["check"]).assert_code(0);
@@ -171,7 +174,7 @@ fn published_files_are_readable_by_a_web_server_whatever_the_umask() {
             .args(cmd.get_args())
             .current_dir(c.fw.dir())
             .status()
-            .expect("run check under umask 077");
+            .or_fail("run check under umask 077");
         assert!(status.success());
     };
     c.serve_step(0);
@@ -187,7 +190,7 @@ fn published_files_are_readable_by_a_web_server_whatever_the_umask() {
         dir.join("changes.html"),
         dir.join("changes.atom"),
     ] {
-        let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        let mode = fs::metadata(&path).or_fail("stat").permissions().mode() & 0o777;
         assert_eq!(
             mode & 0o044,
             0o044,

@@ -3,7 +3,7 @@
 //! `feedwatch test --json`, and through a real poll where the warning matters.
 
 use crate::support::reading::{field, fixture, items, read_fixture, read_served, warnings};
-use crate::support::{Feedwatch, Response, TestServer, Toml};
+use crate::support::{Feedwatch, OrFail, Response, TestServer, Toml};
 
 #[track_caller]
 fn assert_warned(json: &serde_json::Value, words: &str) {
@@ -186,7 +186,7 @@ fn a_poll_of_an_ill_formed_feed_succeeds_with_a_warning_in_sources() {
         .lines()
         .into_iter()
         .find(|l| l.starts_with("chippy"))
-        .unwrap_or_else(|| panic!("no row: {}", sources.stdout))
+        .or_fail(format!("no row: {}", sources.stdout))
         .to_string();
     assert!(row.contains(" ok "), "{row}");
     assert!(

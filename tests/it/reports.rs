@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::support::changes::*;
-use crate::support::{Feedwatch, Response, TestServer, Toml};
+use crate::support::{Feedwatch, OrFail, Response, TestServer, Toml};
 
 /// Timestamps, ports and event ids differ from run to run.
 fn stable(text: &str) -> String {
@@ -21,7 +21,7 @@ fn stable(text: &str) -> String {
     ];
     let mut text = text.to_string();
     for (pattern, with) in rules {
-        let re = regex::Regex::new(pattern).expect("a valid pattern");
+        let re = regex::Regex::new(pattern).or_fail("a valid pattern");
         text = re.replace_all(&text, with).into_owned();
     }
     text
@@ -81,7 +81,7 @@ fn text_report_is_coloured_only_on_a_terminal() {
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run script(1) for a terminal");
+        let out = cmd.output().or_fail("run script(1) for a terminal");
         assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -128,14 +128,14 @@ fn json_report_is_the_events_newest_first() {
 
     let json = c.stdout(&["report", "--format", "json"]);
 
-    let report: Vec<Value> = serde_json::from_str(&json).expect("the report is JSON");
+    let report: Vec<Value> = serde_json::from_str(&json).or_fail("the report is JSON");
     let mut logged = c.fw.events();
     logged.reverse();
     assert_eq!(report, logged, "the same events the log sink wrote");
     let new = report
         .iter()
         .find(|e| e["type"] == "item.new")
-        .expect("an item.new event");
+        .or_fail("an item.new event");
     assert_eq!(new["item"]["title"], HOSTILE_TITLE);
 }
 
@@ -201,7 +201,7 @@ fn atom_report_is_a_feed_with_one_entry_per_event() {
     let xml = c.stdout(&["report", "--format", "atom"]);
     let again = c.stdout(&["report", "--format", "atom"]);
 
-    let feed = feed_rs::parser::parse(xml.as_bytes()).expect("feed-rs reads the feed");
+    let feed = feed_rs::parser::parse(xml.as_bytes()).or_fail("feed-rs reads the feed");
     assert_eq!(feed.feed_type, feed_rs::model::FeedType::Atom);
     assert!(feed.id.starts_with("urn:uuid:"), "{}", feed.id);
     assert!(feed.updated.is_some() && feed.title.is_some());
@@ -224,8 +224,8 @@ fn atom_report_is_a_feed_with_one_entry_per_event() {
                 .as_ref()
                 .is_some_and(|t| t.content.contains("again"))
         })
-        .expect("the hostile title's edit");
-    let title = &hostile.title.as_ref().expect("a title").content;
+        .or_fail("the hostile title's edit");
+    let title = &hostile.title.as_ref().or_fail("a title").content;
     assert!(
         title.contains(HOSTILE_TITLE_EDITED),
         "shown as text: {title}"
@@ -242,7 +242,7 @@ fn atom_report_is_a_feed_with_one_entry_per_event() {
         .entries
         .iter()
         .find(|e| e.links.iter().any(|l| l.href == EDITED_LINK))
-        .expect("an entry linking to the edited story");
+        .or_fail("an entry linking to the edited story");
     let body = edited
         .content
         .as_ref()
@@ -264,7 +264,7 @@ fn report_filters_by_source_type_and_time() {
     let count = |args: &[&str]| {
         let mut all = vec!["report", "--format", "json"];
         all.extend(args);
-        let v: Vec<Value> = serde_json::from_str(&c.stdout(&all)).expect("JSON");
+        let v: Vec<Value> = serde_json::from_str(&c.stdout(&all)).or_fail("JSON");
         v.len()
     };
 
@@ -303,9 +303,9 @@ fn report_into_a_closed_pipe_exits_quietly() {
             c.fw.command(&["report", "--format", format])
                 .stdout(Stdio::piped())
                 .spawn()
-                .expect("spawn");
+                .or_fail("spawn");
         drop(child.stdout.take());
-        let out = child.wait_with_output().expect("wait");
+        let out = child.wait_with_output().or_fail("wait");
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -316,9 +316,7 @@ fn report_into_a_closed_pipe_exits_quietly() {
 }
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("no {start} in\n{text}"));
+    let from = text.find(start).or_fail(format!("no {start} in\n{text}"));
     let rest = &text[from..];
     &rest[..rest.find(end).unwrap_or(rest.len())]
 }

@@ -41,10 +41,10 @@ fn ready_watchdog_status_reload_and_stopping_reach_the_service_manager() {
             .line("interval = \"1s\""),
     );
     let path = fw.dir().join("notify.sock");
-    let socket = UnixDatagram::bind(&path).expect("bind notify socket");
+    let socket = UnixDatagram::bind(&path).or_fail("bind notify socket");
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("read timeout");
+        .or_fail("read timeout");
     let socket_path = path.display().to_string();
     let mut daemon = fw.spawn_daemon_with(&[
         ("NOTIFY_SOCKET", socket_path.as_str()),
@@ -135,7 +135,7 @@ fn metrics_count_polls_changes_and_failures() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .expect("a free port");
+        .or_fail("a free port");
     let addr = format!("127.0.0.1:{port}");
     let fw = Feedwatch::new();
     fw.write_config(
@@ -194,9 +194,9 @@ fn under_journald_lines_carry_priorities_and_no_timestamps() {
         .stderr
         .lines()
         .find(|l| l.contains("poll failed"))
-        .unwrap_or_else(|| panic!("no warning in {:?}", out.stderr));
+        .or_fail(format!("no warning in {:?}", out.stderr));
     assert!(line.starts_with("<4>"), "{line}");
-    let timestamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:").expect("regex");
+    let timestamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:").or_fail("regex");
     assert!(!timestamp.is_match(line), "no timestamp expected: {line}");
 
     let plain = fw.run(&["check"]);

@@ -62,7 +62,7 @@ impl Watch {
         out.lines()
             .iter()
             .find(|l| l.starts_with(label))
-            .unwrap_or_else(|| panic!("no {label:?} line in:\n{}", out.stdout))
+            .or_fail(format!("no {label:?} line in:\n{}", out.stdout))
             .to_string()
     }
 
@@ -73,17 +73,17 @@ impl Watch {
             .split_whitespace()
             .next()
             .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no count in {line:?}"))
+            .or_fail(format!("no count in {line:?}"))
     }
 
     /// Makes every stored version and event look a year old.
     fn age_everything(&self) {
-        let db = rusqlite::Connection::open(self.fw.database_path()).expect("open the database");
+        let db = rusqlite::Connection::open(self.fw.database_path()).or_fail("open the database");
         db.execute_batch(
             "UPDATE version SET seen_at = '2000-01-01T00:00:00Z';
              UPDATE event SET created_at = '2000-01-01T00:00:00Z';",
         )
-        .expect("age the history");
+        .or_fail("age the history");
     }
 }
 

@@ -33,18 +33,18 @@ impl Answer {
 fn request(server: &TestServer, method: &str, target: &str, headers: &[(&str, &str)]) -> Answer {
     let url = server.url("");
     let host = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).expect("connect to the test server");
+    let mut stream = TcpStream::connect(host).or_fail("connect to the test server");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("set a read timeout");
+        .or_fail("set a read timeout");
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send a request");
+    stream.write_all(head.as_bytes()).or_fail("send a request");
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the answer");
+    stream.read_to_end(&mut raw).or_fail("read the answer");
     parse(&raw)
 }
 
@@ -56,14 +56,14 @@ fn parse(raw: &[u8]) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("an answer with a header block");
-    let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII header block");
+        .or_fail("an answer with a header block");
+    let head = String::from_utf8(raw[..split].to_vec()).or_fail("an ASCII header block");
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
-        .expect("a status line");
+        .or_fail("a status line");
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
@@ -233,16 +233,16 @@ fn a_request_body_is_read_before_answering() {
     server.set("/hook", Response::ok("thanks"));
     let url = server.url("");
     let host = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).expect("connect");
+    let mut stream = TcpStream::connect(host).or_fail("connect");
     let body = "x".repeat(100_000);
     let head = format!(
         "POST /hook HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream.write_all(body.as_bytes()).expect("send body");
+    stream.write_all(head.as_bytes()).or_fail("send head");
+    stream.write_all(body.as_bytes()).or_fail("send body");
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
+    stream.read_to_end(&mut raw).or_fail("read");
 
     let answer = parse(&raw);
 
@@ -323,8 +323,8 @@ fn an_inserted_item_comes_first_and_is_escaped() {
     );
 
     assert_eq!(item_count(&more), 11);
-    let first_guid = more.find("?p=999999").expect("the new guid");
-    let old_first = more.find(KEYS[0]).expect("the old first guid");
+    let first_guid = more.find("?p=999999").or_fail("the new guid");
+    let old_first = more.find(KEYS[0]).or_fail("the old first guid");
     assert!(first_guid < old_first);
     assert!(more.contains("<title>Pay &amp; conditions &lt;update&gt;</title>"));
     assert!(more.contains("<![CDATA[<p>Body text.</p>]]>"));
@@ -365,7 +365,7 @@ fn events_are_empty_without_a_log_and_parsed_line_by_line() {
         fw.alerts_path(),
         "{\"id\":\"evt_1\",\"type\":\"item.new\"}\n\n{\"id\":\"evt_2\",\"type\":\"item.removed\"}\n",
     )
-    .expect("write alerts");
+    .or_fail("write alerts");
 
     let events = fw.events();
     assert_eq!(events.len(), 2);
@@ -378,7 +378,7 @@ fn the_runner_reports_the_exit_code_of_the_binary() {
     let fw = Feedwatch::new();
     fw.write_config("");
     assert_eq!(
-        std::fs::read_to_string(fw.config_path()).expect("config"),
+        std::fs::read_to_string(fw.config_path()).or_fail("config"),
         ""
     );
 

@@ -26,7 +26,7 @@ fn assert_standard_webhook(post: &Delivery, event: &Value, secret: &str, other: 
     let body = post.json();
     let mut keys: Vec<&str> = body
         .as_object()
-        .expect("the body is a JSON object")
+        .or_fail("the body is a JSON object")
         .keys()
         .map(String::as_str)
         .collect();
@@ -43,18 +43,16 @@ fn assert_standard_webhook(post: &Delivery, event: &Value, secret: &str, other: 
     let sent: u64 = post
         .header("webhook-timestamp")
         .and_then(|t| t.parse().ok())
-        .expect("webhook-timestamp is unix seconds");
+        .or_fail("webhook-timestamp is unix seconds");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
+        .or_fail("the clock is after 1970")
         .as_secs();
     assert!(
         sent.abs_diff(now) <= 120,
         "webhook-timestamp {sent}, now {now}"
     );
-    if let Err(e) = signature::verify(secret, post) {
-        panic!("signature does not verify: {e}\n{post:#?}");
-    }
+    signature::verify(secret, post).or_fail(format!("verify the signature of {post:#?}"));
     assert!(
         signature::verify(other, post).is_err(),
         "the signature also verifies with another sink's secret"
@@ -141,7 +139,7 @@ fn reference_verify(python: &str, captured: &Path, secret: &Path) -> (bool, Stri
         .arg(captured)
         .arg(secret)
         .output()
-        .unwrap_or_else(|e| panic!("run {python} {VERIFY_SCRIPT}: {e}"));
+        .or_fail(format!("run {python} {VERIFY_SCRIPT}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -170,13 +168,13 @@ fn the_reference_standardwebhooks_library_verifies_real_deliveries() {
     ] {
         let posts = b.receiver.to_path(path);
         assert_eq!(posts.len(), journal.len(), "{path}: {posts:#?}");
-        let text = std::fs::read_to_string(&secret).expect("read the secret back");
+        let text = std::fs::read_to_string(&secret).or_fail("read the secret back");
         for post in &posts {
-            signature::verify(text.trim(), post).expect("the Rust verifier accepts it");
+            signature::verify(text.trim(), post).or_fail("the Rust verifier accepts it");
         }
         let captured = b.fw.dir().join(format!("{}.jsonl", path.trim_matches('/')));
         let lines: Vec<String> = posts.iter().map(Delivery::capture_line).collect();
-        std::fs::write(&captured, lines.join("\n") + "\n").expect("write the capture");
+        std::fs::write(&captured, lines.join("\n") + "\n").or_fail("write the capture");
         captures.push((captured, secret));
     }
 
@@ -268,7 +266,7 @@ fn secrets_never_appear_in_any_output() {
     let bad = &outputs
         .iter()
         .find(|(what, _)| *what == "check with a bad secret")
-        .expect("ran")
+        .or_fail("ran")
         .1;
     assert!(
         bad.stderr.contains("base64"),
@@ -278,7 +276,7 @@ fn secrets_never_appear_in_any_output() {
     assert_no_secret("daemon log", &daemon.stderr());
     assert_no_secret(
         "alerts.jsonl",
-        &serde_json::to_string(&b.fw.events()).expect("json"),
+        &serde_json::to_string(&b.fw.events()).or_fail("json"),
     );
     let posts = b.receiver.all();
     assert!(posts.len() >= 3, "{posts:#?}");
@@ -289,7 +287,7 @@ fn secrets_never_appear_in_any_output() {
         } else {
             ENV_SECRET.to_owned()
         };
-        signature::verify(&secret, post).expect("the secrets were in use");
+        signature::verify(&secret, post).or_fail("the secrets were in use");
     }
 }
 
@@ -308,7 +306,7 @@ fn a_secret_file_readable_by_others_is_warned_about() {
 
     let private = b.check();
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .expect("chmod 644");
+        .or_fail("chmod 644");
     let shared = b.check();
     let mut daemon = b.fw.spawn_daemon();
     let warned = daemon.wait_for_stderr("readable", Duration::from_secs(15));
@@ -323,7 +321,7 @@ fn a_secret_file_readable_by_others_is_warned_about() {
         .stderr
         .lines()
         .find(|l| l.contains("readable"))
-        .unwrap_or_else(|| panic!("no warning at mode 644:\n{}", shared.stderr));
+        .or_fail(format!("no warning at mode 644:\n{}", shared.stderr));
     assert!(
         warning.contains("filed.secret") && warning.contains("chmod"),
         "{warning}"

@@ -51,9 +51,7 @@ fn all_delivered(b: &Bench, posts: &[Delivery]) -> bool {
 #[track_caller]
 fn assert_all_signed(posts: &[Delivery]) {
     for post in posts {
-        if let Err(e) = signature::verify(ENV_SECRET, post) {
-            panic!("{e}\n{post:#?}");
-        }
+        signature::verify(ENV_SECRET, post).or_fail(format!("verify the signature of {post:#?}"));
     }
 }
 
@@ -235,12 +233,12 @@ fn a_hung_receiver_does_not_hold_up_polling() {
         "{polls:?} → {polled:?}"
     );
     assert!(closed, "the attempt never gave up\n{}", daemon.stderr());
-    let waited = b.receiver.all()[1].closed_after.expect("closed");
+    let waited = b.receiver.all()[1].closed_after.or_fail("closed");
     assert!(
         (Duration::from_millis(4500)..=Duration::from_secs(7)).contains(&waited),
         "timeout = 5s, the attempt took {waited:?}"
     );
-    let head = rows.last().expect("the first event is listed");
+    let head = rows.last().or_fail("the first event is listed");
     assert_eq!(
         (head.state.as_str(), head.attempts),
         ("pending", 2),
@@ -277,7 +275,7 @@ fn a_410_disables_the_sink_until_a_reload() {
 
     assert!(detected, "{}", daemon.stderr());
     assert_eq!(quiet, 1, "POSTs to a sink that answered 410");
-    let gone = rows.last().expect("listed");
+    let gone = rows.last().or_fail("listed");
     assert!(
         gone.last_error
             .as_deref()

@@ -35,6 +35,13 @@ fn routed(b: &Bench) -> (Feed, Feed) {
     (loud, quiet)
 }
 
+/// The ids of the journal's two events, oldest first.
+fn two_event_ids(b: &Bench) -> [String; 2] {
+    <[String; 2]>::try_from(event_ids(&b.fw.events()))
+        .map_err(|ids| format!("{ids:?}"))
+        .or_fail("expected two events")
+}
+
 #[test]
 fn events_go_only_to_the_sinks_their_source_and_filters_allow() {
     let b = Bench::new();
@@ -120,14 +127,14 @@ fn failing_and_recovered_are_alerted_once_each_to_the_sinks_that_want_them() {
         "a source.* event reached the item.* sink"
     );
     for post in b.receiver.all() {
-        signature::verify(ENV_SECRET, &post).expect("signed");
+        signature::verify(ENV_SECRET, &post).or_fail("signed");
     }
 }
 
 fn row<'a>(rows: &'a [Listed], id: &str, sink: &str) -> &'a Listed {
     rows.iter()
         .find(|r| r.id == id && r.sink == sink)
-        .unwrap_or_else(|| panic!("no {sink} line for {id}: {rows:#?}"))
+        .or_fail(format!("no {sink} line for {id}: {rows:#?}"))
 }
 
 #[test]
@@ -141,7 +148,7 @@ fn deliveries_lists_the_outbox_and_redeliver_queues_again() {
     b.receiver.script([Reply::status(503)]);
     feed.publish(&b.origin);
     b.check().assert_code(1);
-    let [dead, waiting] = <[String; 2]>::try_from(event_ids(&b.fw.events())).expect("two events");
+    let [dead, waiting] = two_event_ids(&b);
 
     let all = b.deliveries(&[]);
     assert_eq!(all.len(), 4, "{all:#?}");
@@ -164,7 +171,7 @@ fn deliveries_lists_the_outbox_and_redeliver_queues_again() {
         .next_try
         .as_deref()
         .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("no next try time: {}", w.line));
+        .or_fail(format!("no next try time: {}", w.line));
     let wait = (next - Utc::now()).num_seconds();
     assert!(
         (2..=7).contains(&wait),
@@ -232,7 +239,7 @@ fn deliveries_lists_the_outbox_and_redeliver_queues_again() {
         [&dead, &waiting, &dead, &waiting]
     );
     for post in &posts {
-        signature::verify(ENV_SECRET, post).expect("every attempt is signed");
+        signature::verify(ENV_SECRET, post).or_fail("every attempt is signed");
     }
     let nothing = b.run(&["redeliver", "evt_01NOSUCHEVENT"]);
     nothing.assert_code(2);
@@ -253,7 +260,7 @@ fn a_dead_event_does_not_hold_up_the_next_in_check() {
 
     let out = b.check();
 
-    let [dead, next] = <[String; 2]>::try_from(event_ids(&b.fw.events())).expect("two events");
+    let [dead, next] = two_event_ids(&b);
     assert_eq!(
         b.hook_ids("/hook"),
         [next],
@@ -277,7 +284,7 @@ fn a_410_disables_the_sink_until_redeliver() {
     b.check().assert_code(1);
 
     assert_eq!(b.receiver.all().len(), 1, "a POST after the 410");
-    let [gone, later] = <[String; 2]>::try_from(event_ids(&b.fw.events())).expect("two events");
+    let [gone, later] = two_event_ids(&b);
     let rows = b.deliveries(&["--sink", "hook"]);
     let g = row(&rows, &gone, "hook");
     assert_eq!(g.state, "pending", "{}", g.line);

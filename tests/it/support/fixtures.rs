@@ -2,6 +2,8 @@
 
 use std::fs;
 
+use super::fail::OrFail;
+
 pub const CLEAN_FEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/communitycare-frontline-clean.xml"
@@ -29,11 +31,11 @@ pub const KEYS: [&str; 10] = [
 ];
 
 pub fn clean_feed() -> String {
-    fs::read_to_string(CLEAN_FEED).expect("read the clean Frontline feed fixture")
+    fs::read_to_string(CLEAN_FEED).or_fail("read the clean Frontline feed fixture")
 }
 
 pub fn defaced_feed() -> String {
-    fs::read_to_string(DEFACED_FEED).expect("read the defaced Frontline feed fixture")
+    fs::read_to_string(DEFACED_FEED).or_fail("read the defaced Frontline feed fixture")
 }
 
 pub fn item_count(xml: &str) -> usize {
@@ -87,13 +89,13 @@ fn item_span(xml: &str, n: usize) -> (usize, usize) {
     let open = xml
         .match_indices("<item>")
         .nth(n)
-        .unwrap_or_else(|| panic!("the feed has no item number {n}"))
+        .or_fail(format!("the feed has no item number {n}"))
         .0;
     let start = xml[..open].rfind('\n').map_or(0, |nl| nl + 1);
     let close = open
         + xml[open..]
             .find("</item>")
-            .unwrap_or_else(|| panic!("item number {n} is not closed"))
+            .or_fail(format!("item number {n} is not closed"))
         + "</item>".len();
     let end = match xml[close..].find('\n') {
         Some(nl) => close + nl + 1,

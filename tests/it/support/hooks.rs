@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
+use super::fail::OrFail;
 use super::fixtures::{clean_feed, insert_item_top};
 use super::receiver::{Delivery, Receiver};
 use super::runner::{Daemon, Feedwatch, Output};
@@ -46,8 +47,8 @@ pub fn secret_forms() -> Vec<String> {
 /// Writes a secret file (with a trailing newline, as `echo` would) and sets its mode.
 pub fn write_secret(dir: &Path, name: &str, secret: &str, mode: u32) -> PathBuf {
     let path = dir.join(name);
-    fs::write(&path, format!("{secret}\n")).expect("write the secret file");
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod the secret file");
+    fs::write(&path, format!("{secret}\n")).or_fail("write the secret file");
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).or_fail("chmod the secret file");
     path
 }
 
@@ -123,7 +124,7 @@ pub fn str_of<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {value:#}"))
+        .or_fail(format!("no string at {pointer} in {value:#}"))
 }
 
 /// Event ids in order, each once (at-least-once delivery may repeat them).
@@ -192,7 +193,7 @@ pub fn listing(out: &Output) -> Vec<Listed> {
             let attempts = parts[5]
                 .strip_prefix("attempts ")
                 .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("no attempt count in: {line}"));
+                .or_fail(format!("no attempt count in: {line}"));
             Listed {
                 id: parts[0].to_owned(),
                 sink: parts[1].to_owned(),
@@ -214,7 +215,7 @@ pub fn listing(out: &Output) -> Vec<Listed> {
 /// The database opened read-only, as an outside tool would.
 pub fn open_read_only(path: &Path) -> Connection {
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap_or_else(|e| panic!("open {} read-only: {e}", path.display()))
+        .or_fail(format!("open {} read-only", path.display()))
 }
 
 /// `PRAGMA integrity_check`, joined into one string ("ok" when intact).
@@ -222,12 +223,12 @@ pub fn integrity(path: &Path) -> String {
     let conn = open_read_only(path);
     let mut stmt = conn
         .prepare("PRAGMA integrity_check")
-        .expect("prepare integrity_check");
+        .or_fail("prepare integrity_check");
     let rows: Vec<String> = stmt
         .query_map([], |r| r.get(0))
-        .expect("run integrity_check")
+        .or_fail("run integrity_check")
         .collect::<Result<_, _>>()
-        .expect("read integrity_check");
+        .or_fail("read integrity_check");
     rows.join("; ")
 }
 
@@ -236,11 +237,11 @@ pub fn delivery_states(path: &Path) -> BTreeMap<String, u32> {
     let conn = open_read_only(path);
     let mut stmt = conn
         .prepare("SELECT state, COUNT(*) FROM delivery GROUP BY state")
-        .expect("prepare the delivery count");
+        .or_fail("prepare the delivery count");
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("count deliveries")
+        .or_fail("count deliveries")
         .collect::<Result<_, _>>()
-        .expect("read the delivery count")
+        .or_fail("read the delivery count")
 }
 
 /// Fails the test if any form of the test secrets appears in `text`.

@@ -7,13 +7,13 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::fail::OrFail;
 use super::loopback::Loopback;
-use super::runner::Output;
+use super::runner::{Output, collected, exit_code, read_all_later};
 
 pub const KIB: usize = 1024;
 pub const MIB: usize = 1024 * KIB;
@@ -209,7 +209,7 @@ fn abort(stream: &TcpStream) {
         let socket = tokio::net::TcpSocket::from_std_stream(copy);
         socket
             .set_zero_linger()
-            .expect("set SO_LINGER to zero on a test connection");
+            .or_fail("set SO_LINGER to zero on a test connection");
     }
 }
 
@@ -263,11 +263,11 @@ pub fn gzip_bomb(expanded_mib: usize) -> Vec<u8> {
     let mut block = Vec::with_capacity(MIB);
     deflate
         .compress_vec(&zeros, &mut block, FlushCompress::Sync)
-        .expect("deflate a MiB of zeros");
+        .or_fail("deflate a MiB of zeros");
     let mut last = Vec::with_capacity(64);
     deflate
         .compress_vec(&[], &mut last, FlushCompress::Finish)
-        .expect("end the deflate stream");
+        .or_fail("end the deflate stream");
     let mut one = Crc::new();
     one.update(&zeros);
     let mut crc = Crc::new();
@@ -291,8 +291,8 @@ pub fn brotli_bomb(expanded_mib: usize) -> Vec<u8> {
     let mut encoder = brotli::CompressorWriter::new(Vec::new(), 4 * KIB, 5, 22);
     let mut marks = Vec::new();
     for _ in 0..3 {
-        encoder.write_all(&zeros).expect("compress a MiB of zeros");
-        encoder.flush().expect("flush the brotli stream");
+        encoder.write_all(&zeros).or_fail("compress a MiB of zeros");
+        encoder.flush().or_fail("flush the brotli stream");
         marks.push(encoder.get_ref().len());
     }
     let out = encoder.into_inner();
@@ -361,7 +361,7 @@ pub fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
 /// `text` as ISO-8859-1; every character must be in that set.
 pub fn latin1(text: &str) -> Vec<u8> {
     text.chars()
-        .map(|c| u8::try_from(u32::from(c)).expect("a Latin-1 character"))
+        .map(|c| u8::try_from(u32::from(c)).or_fail("a Latin-1 character"))
         .collect()
 }
 
@@ -372,7 +372,7 @@ pub fn invalid_utf8() -> Vec<u8> {
     let at = doc
         .windows(9)
         .position(|w| w == b"BAD-TITLE")
-        .expect("the placeholder title");
+        .or_fail("the placeholder title");
     doc.splice(
         at..at + 9,
         b"broken \xff byte, cut \xc3 short, overlong \xc0\xaf slash"
@@ -548,7 +548,7 @@ pub fn html_page() -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/chamberlain-road-to-recovery.html"
     ))
-    .expect("read the Chamberlain Files article fixture")
+    .or_fail("read the Chamberlain Files article fixture")
 }
 
 // ------------------------------------------------------------ measurement
@@ -575,32 +575,13 @@ pub struct Measured {
 /// Runs `cmd` to the end, sampling its peak memory; kills it after `limit`.
 pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
     let started = Instant::now();
-    let mut child = cmd.spawn().expect("start the feedwatch binary");
+    let mut child = cmd.spawn().or_fail("start the feedwatch binary");
     let pid = child.id();
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = read(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = read(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = read_all_later(child.stdout.take());
+    let stderr = read_all_later(child.stderr.take());
     let mut peak_kib = 0;
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for feedwatch") {
+        if let Some(status) = child.try_wait().or_fail("wait for feedwatch") {
             break status;
         }
         peak_kib = peak_rss_kib(pid).unwrap_or(0).max(peak_kib);
@@ -612,14 +593,11 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
         thread::sleep(Duration::from_millis(5));
     };
     let elapsed = started.elapsed();
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     Measured {
         output: Output {
-            code,
-            stdout: stdout.join().expect("collect stdout"),
-            stderr: stderr.join().expect("collect stderr"),
+            code: exit_code(status),
+            stdout: collected(stdout, "stdout"),
+            stderr: collected(stderr, "stderr"),
         },
         elapsed,
         peak_kib,

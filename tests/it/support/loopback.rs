@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use super::fail::OrFail;
+
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// How long a read or a write on a connection may wait, unless its handler
@@ -35,10 +37,10 @@ impl Loopback {
         handle: impl Fn(TcpStream) -> io::Result<()> + Send + Sync + 'static,
     ) -> Loopback {
         let listener = TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("bind a port on 127.0.0.1 for {what}: {e}"));
+            .or_fail(format!("bind a port on 127.0.0.1 for {what}"));
         let addr = listener
             .local_addr()
-            .unwrap_or_else(|e| panic!("read the address of {what}: {e}"));
+            .or_fail(format!("read the address of {what}"));
         let stopping = Arc::new(AtomicBool::new(false));
         let acceptor = {
             let stopping = Arc::clone(&stopping);

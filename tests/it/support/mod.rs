@@ -3,6 +3,7 @@
 //! feed fixtures, and a webhook receiver with an independent signature check.
 
 pub mod changes;
+pub mod fail;
 pub mod fixtures;
 pub mod hooks;
 pub mod hostile;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod signature;
 pub mod toml;
 
+pub use fail::OrFail;
 pub use fixtures::{
     KEYS, SPAM_PREFIX, clean_feed, defaced_feed, insert_item_top, item_count, remove_item, replace,
 };

@@ -4,13 +4,14 @@ use std::fs;
 
 use serde_json::Value;
 
+use super::fail::OrFail;
 use super::runner::Feedwatch;
 use super::server::{Response, TestServer};
 
 /// A fixture's bytes, by its path under `tests/fixtures/`.
 pub fn fixture(path: &str) -> Vec<u8> {
     let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    fs::read(&full).unwrap_or_else(|e| panic!("read {full}: {e}"))
+    fs::read(&full).or_fail(format!("read {full}"))
 }
 
 /// What `test URL --json` printed for `body` served with `headers`.
@@ -24,8 +25,10 @@ pub fn read_served(body: Vec<u8>, headers: &[(&str, &str)]) -> Value {
     let fw = Feedwatch::new();
     let out = fw.run(&["test", &server.url("/feed"), "--json"]);
     out.assert_code(0);
-    serde_json::from_str(out.stdout.trim())
-        .unwrap_or_else(|e| panic!("`test --json` printed no JSON ({e}): {}", out.stdout))
+    serde_json::from_str(out.stdout.trim()).or_fail(format!(
+        "read the JSON `test --json` printed:\n{}",
+        out.stdout
+    ))
 }
 
 /// A fixture as a server would label it by its name, read through `test --json`.

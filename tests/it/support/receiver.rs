@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::fail::OrFail;
 use super::loopback::{Loopback, head, lock, read_request};
 
 /// How long a hung answer holds a connection open at most.
@@ -93,7 +94,7 @@ impl Delivery {
 
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {}", self.body))
+            .or_fail(format!("read the webhook body as JSON:\n{}", self.body))
     }
 
     /// The event inside the envelope.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::fail::OrFail;
 use super::server::TestServer;
 
 /// A one-shot command that takes longer than this is treated as hung.
@@ -64,7 +65,7 @@ impl Feedwatch {
         let dir = tempfile::Builder::new()
             .prefix("feedwatch-test-")
             .tempdir()
-            .expect("create a temporary folder");
+            .or_fail("create a temporary folder");
         Feedwatch { dir }
     }
 
@@ -86,7 +87,7 @@ impl Feedwatch {
 
     /// Writes `feedwatch.toml`: a [`Toml`](super::toml::Toml) or any text.
     pub fn write_config(&self, text: impl Display) {
-        fs::write(self.config_path(), text.to_string()).expect("write feedwatch.toml");
+        fs::write(self.config_path(), text.to_string()).or_fail("write feedwatch.toml");
     }
 
     /// The binary with `--config` pointing into this folder, a clean
@@ -134,7 +135,7 @@ impl Feedwatch {
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = self.command(args);
         cmd.envs(env.iter().copied());
-        let mut child = cmd.spawn().expect("start the feedwatch binary");
+        let mut child = cmd.spawn().or_fail("start the feedwatch binary");
         let stdout = read_all_later(child.stdout.take());
         let stderr = read_all_later(child.stderr.take());
         let status = match wait_until(&mut child, Instant::now() + RUN_TIMEOUT) {
@@ -150,8 +151,8 @@ impl Feedwatch {
         };
         Output {
             code: exit_code(status),
-            stdout: stdout.join().expect("collect stdout"),
-            stderr: stderr.join().expect("collect stderr"),
+            stdout: collected(stdout, "stdout"),
+            stderr: collected(stderr, "stderr"),
         }
     }
 
@@ -170,9 +171,8 @@ impl Feedwatch {
 
     fn alerts_text(&self) -> String {
         match fs::read_to_string(self.alerts_path()) {
-            Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => panic!("read alerts.jsonl: {e}"),
+            read => read.or_fail("read alerts.jsonl"),
         }
     }
 
@@ -187,7 +187,7 @@ impl Feedwatch {
         for (name, value) in env {
             cmd.env(name, value);
         }
-        let mut child = cmd.spawn().expect("start feedwatch run");
+        let mut child = cmd.spawn().or_fail("start feedwatch run");
         let stderr = Arc::new(Mutex::new(String::new()));
         let readers = vec![
             collect_lines(child.stderr.take(), Arc::clone(&stderr)),
@@ -281,7 +281,7 @@ impl Daemon {
             .arg(format!("-{name}"))
             .arg(self.pid().to_string())
             .status()
-            .expect("run kill");
+            .or_fail("run kill");
         assert!(status.success(), "kill -{name} {} failed", self.pid());
     }
 
@@ -329,16 +329,13 @@ impl Drop for Daemon {
 fn parse_events(text: &str) -> Vec<Value> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("alerts.jsonl line is not JSON ({e}): {l}"))
-        })
+        .map(|l| serde_json::from_str(l).or_fail(format!("read an alerts.jsonl line as JSON: {l}")))
         .collect()
 }
 
 fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
     loop {
-        if let Some(status) = child.try_wait().expect("wait for feedwatch") {
+        if let Some(status) = child.try_wait().or_fail("wait for feedwatch") {
             return Some(status);
         }
         if Instant::now() >= deadline {
@@ -348,13 +345,16 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
     }
 }
 
-fn exit_code(status: ExitStatus) -> i32 {
+/// The exit code, or 128 + the number of the signal that ended the process.
+pub fn exit_code(status: ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-fn read_all_later<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<String> {
+/// Reads a child's pipe to its end on a thread of its own, so that neither
+/// pipe can fill up and stall the child; see [`collected`].
+pub fn read_all_later<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<String> {
     thread::spawn(move || {
         let mut bytes = Vec::new();
         if let Some(mut pipe) = pipe {
@@ -362,6 +362,14 @@ fn read_all_later<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<Strin
         }
         String::from_utf8_lossy(&bytes).into_owned()
     })
+}
+
+/// What [`read_all_later`] read from the pipe named `pipe`.
+pub fn collected(reader: JoinHandle<String>, pipe: &str) -> String {
+    reader
+        .join()
+        .map_err(|_| "its reader panicked")
+        .or_fail(format!("collect {pipe}"))
 }
 
 fn collect_lines<R: Read + Send + 'static>(

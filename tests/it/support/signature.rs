@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::fail::OrFail;
 use super::receiver::Delivery;
 
 /// How far `webhook-timestamp` may be from the receiver's clock.
@@ -19,7 +20,7 @@ pub fn key(secret: &str) -> Vec<u8> {
     match secret.strip_prefix("whsec_") {
         Some(b64) => STANDARD
             .decode(b64)
-            .expect("a whsec_ secret is base64 after the prefix"),
+            .or_fail("a whsec_ secret is base64 after the prefix"),
         None => secret.as_bytes().to_vec(),
     }
 }
@@ -54,7 +55,7 @@ pub fn verify_at(
         let Ok(tag) = STANDARD.decode(b64) else {
             return Err(format!("signature {candidate:?} is not base64"));
         };
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).or_fail("HMAC takes any key");
         mac.update(signed.as_bytes());
         if mac.verify_slice(&tag).is_ok() {
             return Ok(());

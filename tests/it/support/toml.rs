@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::fail::OrFail;
+
 /// A `feedwatch.toml` being built: `[settings]` first if there is one, then
 /// sinks and sources in the order they were added.
 ///
@@ -87,10 +89,10 @@ impl Toml {
     /// Adds lines to the last table of the file; an empty string adds
     /// nothing, so a test's optional extra keys can be passed on as they are.
     pub fn line(mut self, lines: impl AsRef<str>) -> Toml {
-        let Some(last) = self.tables.last_mut() else {
-            panic!("a line needs a table first: settings, a sink or a source");
-        };
-        last.push(lines.as_ref());
+        self.tables
+            .last_mut()
+            .or_fail("a line needs a table first: settings, a sink or a source")
+            .push(lines.as_ref());
         self
     }
 
