@@ -1,6 +1,6 @@
-//! What the webhook tests share: secrets and their sinks, feeds that gain stories,
-//! distinctive secrets, the outbox as `deliveries` prints it, and a look at
-//! the database from outside.
+//! What the webhook tests share: distinctive secrets and the sinks keyed by
+//! them, feeds that gain stories, the outbox as `deliveries` prints it, and a
+//! look at the database from outside.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;

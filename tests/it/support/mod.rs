@@ -1,6 +1,7 @@
-//! Support shared by the integration tests: a scriptable HTTP origin, a runner
-//! for the real binary, configuration files built from parts, edits of the
-//! feed fixtures, and a webhook receiver with an independent signature check.
+//! Support shared by the integration tests: a scriptable HTTP origin and a
+//! webhook receiver on one loopback listener, a runner for the real binary,
+//! configuration files built from parts, edits of the feed fixtures, an
+//! independent signature check, and `or_fail` for giving up on a value.
 
 pub mod changes;
 pub mod fail;
