@@ -1,0 +1,316 @@
+//! `validate` on broken configuration files: every problem is named by file,
+//! line, column and key, all of them in one run, with exit code 2.
+
+use crate::support::{Feedwatch, OrFail, Output};
+
+const HEAD: &str = r#"[settings]
+database = "feedwatch.db"
+interval = "30m"
+
+[[sink]]
+name = "journal"
+type = "log"
+path = "alerts.jsonl"
+"#;
+
+const FRONTLINE: &str = r#"source "frontline""#;
+
+fn with_source(body: &str) -> String {
+    format!(
+        "{HEAD}\n[[source]]\nname = \"frontline\"\nurl = \"https://www.communitycare.co.uk/tag/frontline/feed/\"\n{body}\n"
+    )
+}
+
+/// One `{file}:{line}:{column}: {key}: {message}` line of stderr.
+#[derive(Debug)]
+struct Problem {
+    line: usize,
+    column: usize,
+    /// `{key}: {message}`
+    rest: String,
+}
+
+fn problems(stderr: &str) -> Vec<Problem> {
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once("feedwatch.toml:"))
+        .filter_map(|(_, after)| {
+            let mut parts = after.splitn(3, ':');
+            let line = parts.next()?.parse().ok()?;
+            let column = parts.next()?.parse().ok()?;
+            let rest = parts.next()?.strip_prefix(' ')?;
+            Some(Problem {
+                line,
+                column,
+                rest: rest.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The 1-based number of the `nth` line (0 = first) that contains `needle`.
+fn line_of(text: &str, needle: &str, nth: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(nth)
+        .map(|(i, _)| i + 1)
+        .or_fail(format!("{needle:?} is not in the file"))
+}
+
+fn validate(text: &str) -> (Feedwatch, Output) {
+    let fw = Feedwatch::new();
+    fw.write_config(text);
+    let out = fw.run(&["validate"]);
+    (fw, out)
+}
+
+/// `rest` names `key`, possibly narrowed to one element of a list (`key[0]`).
+fn names_key(problem: &Problem, key: &str) -> bool {
+    problem
+        .rest
+        .strip_prefix(key)
+        .is_some_and(|after| after.starts_with(':') || after.starts_with('['))
+}
+
+fn assert_one_problem(text: &str, line: usize, key: &str) {
+    let (_fw, out) = validate(text);
+    out.assert_code(2);
+    let found = problems(&out.stderr);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one problem at line {line}:\n{}",
+        out.stderr
+    );
+    let problem = &found[0];
+    assert_eq!(problem.line, line, "{}", out.stderr);
+    assert!(problem.column >= 1, "{}", out.stderr);
+    assert!(
+        names_key(problem, key),
+        "expected key {key}:\n{}",
+        out.stderr
+    );
+    assert!(
+        problem.rest.len() > key.len() + 2,
+        "no message: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_unknown_key_is_named_where_it_is() {
+    let text = with_source("intervl = \"15m\"");
+    assert_one_problem(
+        &text,
+        line_of(&text, "intervl", 0),
+        &format!("{FRONTLINE}.intervl"),
+    );
+}
+
+#[test]
+fn a_duplicate_source_name_points_at_the_second_one() {
+    let text = with_source("")
+        + "\n[[source]]\nname = \"frontline\"\nurl = \"https://example.org/feed/\"\n";
+    assert_one_problem(
+        &text,
+        line_of(&text, "name = \"frontline\"", 1),
+        &format!("{FRONTLINE}.name"),
+    );
+}
+
+#[test]
+fn a_bad_url_is_named() {
+    let text = format!("{HEAD}\n[[source]]\nname = \"frontline\"\nurl = \"not a url\"\n");
+    assert_one_problem(
+        &text,
+        line_of(&text, "not a url", 0),
+        &format!("{FRONTLINE}.url"),
+    );
+}
+
+#[test]
+fn a_bad_duration_is_named() {
+    let text = with_source("interval = \"fifteen\"");
+    assert_one_problem(
+        &text,
+        line_of(&text, "fifteen", 0),
+        &format!("{FRONTLINE}.interval"),
+    );
+}
+
+#[test]
+fn a_bad_cron_expression_is_named() {
+    let text = with_source("schedule = \"* * *\"");
+    assert_one_problem(
+        &text,
+        line_of(&text, "schedule", 0),
+        &format!("{FRONTLINE}.schedule"),
+    );
+}
+
+#[test]
+fn a_bad_regex_is_named() {
+    let text = with_source("ignore = ['(']");
+    assert_one_problem(
+        &text,
+        line_of(&text, "ignore", 0),
+        &format!("{FRONTLINE}.ignore"),
+    );
+}
+
+#[test]
+fn a_missing_sink_is_named() {
+    let text = with_source("sinks = [\"journal\", \"newsroom\"]");
+    assert_one_problem(
+        &text,
+        line_of(&text, "sinks", 0),
+        &format!("{FRONTLINE}.sinks"),
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_named() {
+    let text = HEAD.replace(
+        "interval = \"30m\"\n",
+        "interval = \"30m\"\nconcurrency = \"many\"\n",
+    ) + "\n[[source]]\nname = \"frontline\"\nurl = \"https://example.org/feed/\"\n";
+    assert_one_problem(
+        &text,
+        line_of(&text, "concurrency", 0),
+        "settings.concurrency",
+    );
+}
+
+const MANY_PROBLEMS: &str = r#"[settings]
+database = "feedwatch.db"
+concurrency = "many"
+
+[[sink]]
+name = "journal"
+type = "log"
+path = "alerts.jsonl"
+
+[[source]]
+name = "frontline"
+url = "https://www.communitycare.co.uk/tag/frontline/feed/"
+intervl = "15m"
+ignore = ['(']
+
+[[source]]
+name = "council"
+url = "not a url"
+interval = "fifteen"
+
+[[source]]
+name = "blog"
+url = "https://example.org/feed/"
+schedule = "* * *"
+sinks = ["journal", "newsroom"]
+
+[[source]]
+name = "frontline"
+url = "https://example.org/other/feed/"
+"#;
+
+#[test]
+fn every_problem_is_reported_in_one_run_in_line_order() {
+    let text = MANY_PROBLEMS;
+    let expected = [
+        (line_of(text, "concurrency", 0), "settings.concurrency"),
+        (line_of(text, "intervl", 0), r#"source "frontline".intervl"#),
+        (line_of(text, "ignore", 0), r#"source "frontline".ignore"#),
+        (line_of(text, "not a url", 0), r#"source "council".url"#),
+        (line_of(text, "fifteen", 0), r#"source "council".interval"#),
+        (line_of(text, "schedule", 0), r#"source "blog".schedule"#),
+        (line_of(text, "sinks", 0), r#"source "blog".sinks"#),
+        (
+            line_of(text, "name = \"frontline\"", 1),
+            r#"source "frontline".name"#,
+        ),
+    ];
+
+    let (_fw, out) = validate(text);
+
+    out.assert_code(2);
+    let found = problems(&out.stderr);
+    let lines: Vec<usize> = found.iter().map(|p| p.line).collect();
+    let wanted: Vec<usize> = expected.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, wanted, "{}", out.stderr);
+    for (problem, (_, key)) in found.iter().zip(expected) {
+        assert!(names_key(problem, key), "expected {key}: {problem:?}");
+    }
+}
+
+#[test]
+fn a_complete_valid_file_passes() {
+    let feed_file = concat!(
+        "file://",
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/communitycare-frontline-clean.xml"
+    );
+    let text = format!(
+        r#"[settings]
+database = "feedwatch.db"
+interval = "30m"
+timeout = "30s"
+max_body = "15MiB"
+concurrency = 16
+per_host = 2
+user_agent = "feedwatch-tests/0 (+https://example.org/)"
+alert_on_first_poll = false
+allow_private_links = false
+fail_after = 3
+
+[[sink]]
+name = "journal"
+type = "log"
+path = "alerts.jsonl"
+
+[[sink]]
+name = "newsroom"
+type = "webhook"
+url = "https://hooks.example.org/feedwatch"
+secret_env = "NEWSROOM_WEBHOOK_SECRET"
+events = ["item.*", "page.changed", "source.*"]
+
+[[source]]
+name = "communitycare-frontline"
+url = "https://www.communitycare.co.uk/tag/frontline/feed/"
+type = "feed"
+interval = "15m"
+track = ["new", "updated", "removed"]
+compare = ["title", "link", "content"]
+ignore = ['\d+ comments?']
+sinks = ["journal", "newsroom"]
+follow_links = false
+article_select = "article"
+
+[[source]]
+name = "frontline-local"
+url = "{feed_file}"
+schedule = "0 */15 * * * *"
+tz = "Europe/London"
+
+[[source]]
+name = "chamberlain-recovery"
+url = "https://chamberlainfiles.com/childrens-social-care-on-the-road-to-recovery/"
+type = "page"
+select = ["article .entry-content", "main"]
+exclude = [".advert", ".related"]
+"#
+    );
+    let fw = Feedwatch::new();
+    fw.write_config(&text);
+
+    let out = fw.run_with_env(
+        &["validate"],
+        &[(
+            "NEWSROOM_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )],
+    );
+
+    out.assert_code(0);
+    assert!(problems(&out.stderr).is_empty(), "{}", out.stderr);
+}

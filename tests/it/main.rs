@@ -1,0 +1,31 @@
+//! The integration tests, one binary with a module per area: the real
+//! `feedwatch` binary driven the way a user, a service manager or a webhook
+//! receiver would, and the library's properties over generated input. What
+//! the modules share is in `support`.
+
+mod support;
+
+mod browser;
+mod cli;
+mod config_errors;
+mod core;
+mod daemon;
+mod detect_properties;
+mod feedparser_parity;
+mod follow;
+mod formats;
+mod hostile;
+mod normalize_properties;
+mod opml;
+mod pages;
+mod polite;
+mod publish;
+mod quirks;
+mod reports;
+mod service;
+mod storage;
+mod support_selftest;
+mod versions;
+mod webhooks;
+mod webhooks_daemon;
+mod webhooks_outbox;
