@@ -173,3 +173,75 @@ fn a_story_published_while_running_is_alerted() {
     );
     stop(&mut daemon);
 }
+
+/// Fifteen polls waiting behind one host's Retry-After have asked nothing
+/// of the server: SIGTERM ends them at once instead of letting them run on
+/// for the grace period, and none of them records anything.
+#[test]
+fn sigterm_while_polls_wait_behind_a_retry_after_exits_at_once() {
+    let server = TestServer::start();
+    let paths: Vec<String> = (0..16).map(|n| format!("/held/{n}.xml")).collect();
+    let mut config = Toml::journal().setting("per_host = 1");
+    for (n, path) in paths.iter().enumerate() {
+        server.set(path, Response::new(429).header("Retry-After", "300"));
+        config = config
+            .feed(&format!("s{n:02}"), &server.url(path))
+            .line("interval = \"1s\"");
+    }
+    let fw = Feedwatch::new();
+    fw.write_config(config);
+    let mut daemon = fw.spawn_daemon();
+    let hits = |server: &TestServer| paths.iter().map(|p| server.hits(p)).sum::<usize>();
+    let deadline = Instant::now() + STARTUP;
+    while hits(&server) == 0 && daemon.is_running() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        hits(&server) > 0,
+        "no source was polled\n{}",
+        daemon.stderr()
+    );
+    // Every first poll is due within a second of the start: by now all of
+    // them are running, and all but those already answered wait for the host.
+    thread::sleep(Duration::from_millis(2500));
+    let asked = hits(&server);
+    assert!(
+        asked < 16,
+        "the host's Retry-After held nothing back: {asked} requests"
+    );
+
+    let sent = Instant::now();
+    daemon.signal("TERM");
+    let code = daemon.wait_exit(STOP);
+    let took = sent.elapsed();
+
+    let stderr = daemon.stderr();
+    assert_eq!(code, 0, "exit after SIGTERM\n--- stderr\n{stderr}");
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?} to stop with {} polls waiting\n--- stderr\n{stderr}",
+        16 - asked
+    );
+    assert!(!stderr.contains("abandon"), "{stderr}");
+    assert_eq!(
+        hits(&server),
+        asked,
+        "a waiting poll was sent after SIGTERM"
+    );
+    let db = rusqlite::Connection::open(fw.database_path()).or_fail("open the database");
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .or_fail("run the integrity check");
+    assert_eq!(integrity, "ok");
+    let polled: usize = db
+        .query_row(
+            "SELECT COUNT(*) FROM source WHERE last_poll IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .or_fail("count the polled sources");
+    assert_eq!(
+        polled, asked,
+        "only the sources that were asked have a poll recorded"
+    );
+}
