@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, SourceConfig};
-use crate::deliver::{self, Router, outbox};
+use crate::config::{self, Config, SinkKind, SourceConfig};
+use crate::deliver::{self, Leases, Router, lease, outbox};
 use crate::error::error_chain;
 use crate::event::format_time;
 use crate::fetch::FetchError;
@@ -110,7 +110,8 @@ pub async fn run(
     config: Config,
 ) -> Result<(), DaemonError> {
     let store = Store::open(&config.settings.database)?;
-    let poller = Arc::new(Poller::new(store, &config.settings).map_err(DaemonError::Http)?);
+    let leases = Leases::new("daemon");
+    let poller = Arc::new(Poller::new(store, &config.settings, leases).map_err(DaemonError::Http)?);
     let retention = tokio::sync::watch::Sender::new(config.settings.retention);
     let abandon = CancellationToken::new();
     let stopping = abandon.child_token();
@@ -131,6 +132,7 @@ pub async fn run(
         retention,
         publish: Arc::new(Notify::new()),
     };
+    daemon.take_leases().await;
     daemon.deliver_leftovers();
     daemon.serve_metrics().await;
     daemon.start_workers();
@@ -144,10 +146,27 @@ impl Daemon {
         crate::sync::lock(&self.scheduler)
     }
 
+    /// Becomes the deliverer of every sink no other process delivers; the
+    /// lease keeper takes the others as they come free.
+    async fn take_leases(&self) {
+        let (leases, store) = (&self.poller.leases, &self.poller.store);
+        match lease::take_all(leases, store, &self.current.config).await {
+            Ok(_) => {
+                for sink in &self.current.config.sinks {
+                    if let Some(holder) = leases.holder_of(&sink.name) {
+                        info!(sink = %sink.name, "another feedwatch process ({holder}) delivers this sink's events; taking over when it is done");
+                    }
+                }
+            }
+            Err(e) => warn!("cannot take the sinks' leases: {e}"),
+        }
+    }
+
     /// Events stored but not delivered before a stop or crash go out first.
     fn deliver_leftovers(&self) {
         let mut store = self.poller.store.lock();
-        match deliver::flush_log_sinks(&mut store, &self.current.config) {
+        let leases = &self.poller.leases;
+        match deliver::flush_log_sinks(&mut store, &self.current.config, leases) {
             Ok(0) => {}
             Ok(n) => info!(events = n, "delivered events left from the last run"),
             Err(e) => warn!("cannot deliver queued events: {}", error_chain(&e)),
@@ -171,15 +190,39 @@ impl Daemon {
         }
     }
 
-    /// One delivery task per webhook sink; a hung receiver holds up only its own.
+    /// One delivery task per sink, so a hung receiver holds up only its
+    /// own, and the keeper of their leases.
     fn start_workers(&mut self) {
         self.workers = self.stopping.child_token();
+        let (store, leases) = (&self.poller.store, &self.poller.leases);
+        let wake = &self.poller.outbox;
+        self.tracker.spawn(lease::keep(
+            Arc::clone(leases),
+            store.clone(),
+            Arc::clone(&self.current.config),
+            Arc::clone(wake),
+            self.workers.clone(),
+        ));
         for sink in outbox::webhook_sinks(&self.current.config) {
-            let store = self.poller.store.clone();
-            let wake = Arc::clone(&self.poller.outbox);
-            let cancel = self.workers.clone();
-            self.tracker
-                .spawn(outbox::run_worker(sink, store, wake, cancel));
+            self.tracker.spawn(outbox::run_worker(
+                sink,
+                store.clone(),
+                Arc::clone(leases),
+                Arc::clone(wake),
+                self.workers.clone(),
+            ));
+        }
+        for sink in &self.current.config.sinks {
+            if let SinkKind::Log { path } = &sink.kind {
+                self.tracker.spawn(outbox::run_log_worker(
+                    sink.name.clone(),
+                    path.clone(),
+                    store.clone(),
+                    Arc::clone(leases),
+                    Arc::clone(wake),
+                    self.workers.clone(),
+                ));
+            }
         }
         if let Some(target) = publish::Target::of(&self.current.config.settings) {
             self.tracker.spawn(publish::run_worker(
@@ -378,9 +421,24 @@ impl Daemon {
         );
         self.deliver_leftovers();
         self.workers.cancel();
-        if let Err(e) = self.poller.store.lock().enable_sinks() {
+        let sinks: Vec<String> = self
+            .current
+            .config
+            .sinks
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let mut store = self.poller.store.lock();
+        if let Err(e) = self.poller.leases.keep_only(&mut store, &sinks) {
+            warn!(
+                "cannot give up the leases of removed sinks: {}",
+                error_chain(&e)
+            );
+        }
+        if let Err(e) = store.enable_sinks() {
             warn!("cannot re-enable sinks: {}", error_chain(&e));
         }
+        drop(store);
         self.start_workers();
         self.wake.notify_one();
     }
@@ -426,6 +484,11 @@ impl Daemon {
             warn!("polls still running after {GRACE:?}; abandoning them");
             self.abandon.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;
+        }
+        // Another process may deliver at once, rather than after the lapse.
+        let leases = Arc::clone(&self.poller.leases);
+        if let Err(e) = self.poller.store.run(move |s| leases.release(s)).await {
+            warn!("cannot give up the sinks' leases: {}", error_chain(&e));
         }
         info!("stopped");
     }

@@ -13,7 +13,7 @@ use tracing::{info, instrument, warn};
 use url::Url;
 
 use crate::config::{Config, Settings, SourceConfig, SourceKind};
-use crate::deliver::Router;
+use crate::deliver::{Leases, Router};
 use crate::detect::{self, Rules};
 use crate::error::error_chain;
 use crate::event::{Draft, EventKind, SourceRef};
@@ -46,15 +46,18 @@ pub struct Poller {
     pub store: Shared,
     /// Woken after every commit, so sink workers send new events at once.
     pub outbox: Arc<tokio::sync::Notify>,
-    /// Polls waiting to be written; see [`CommitQueue`].
+    /// Polls waiting to be written; see [`commit::CommitQueue`].
     pub commits: Commits,
+    /// The sinks this process delivers.
+    pub leases: Arc<Leases>,
 }
 
 impl Poller {
     /// What a process polls with: the database it has opened and an HTTP
     /// client sending the configured User-Agent.
-    pub fn new(store: Store, settings: &Settings) -> Result<Poller, FetchError> {
+    pub fn new(store: Store, settings: &Settings, leases: Leases) -> Result<Poller, FetchError> {
         Ok(Poller {
+            leases: Arc::new(leases),
             fetcher: Fetcher::new(&settings.user_agent)?,
             store: Shared::new(store),
             outbox: Arc::new(tokio::sync::Notify::new()),
@@ -157,6 +160,7 @@ pub async fn poll_from(
     match &report.result {
         Ok(s) if s.events > 0 => info!(events = s.events, "changes recorded"),
         Ok(_) => {}
+        Err(e) if e.is_superseded() => info!("{}", error_chain(e)),
         Err(e) => warn!("poll failed: {}", error_chain(e)),
     }
     report.source = source.name.clone();
@@ -323,6 +327,7 @@ impl Step<'_> {
     fn record(&self, outcome: Outcome) -> PollRecord {
         PollRecord {
             source: self.state.id,
+            polls_before: self.state.polls,
             at: self.now,
             outcome,
             validators: None,

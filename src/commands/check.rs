@@ -2,13 +2,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
 use super::{AppError, Context, Status, command_runtime, emit, poller};
-use crate::config::{Config, SinkKind, SourceConfig};
-use crate::deliver::{Router, outbox};
+use crate::config::{Config, SourceConfig};
+use crate::deliver::{self, Router, lease, outbox};
 use crate::polite::Limits;
 use crate::poll::{self, Known, PollReport, Poller};
 use crate::report::publish;
@@ -87,7 +87,7 @@ pub fn check(ctx: Context, names: &[String]) -> Result<Status, AppError> {
             .into_iter()
             .flatten()
             .collect();
-        let undelivered = deliver_webhooks(&config, &poller).await;
+        let undelivered = deliver(&config, &poller).await;
         crate::prune::log(&crate::prune::prune(&poller.store, config.settings.retention).await);
         (reports, undelivered)
     });
@@ -104,7 +104,10 @@ pub fn check(ctx: Context, names: &[String]) -> Result<Status, AppError> {
     {
         publish_reports(&config, &poller);
     }
-    let failed = reports.iter().any(|r| r.result.is_err()) || undelivered;
+    let failed = reports
+        .iter()
+        .any(|r| r.result.as_ref().is_err_and(|e| !e.is_superseded()))
+        || undelivered;
     Ok(if failed { 1 } else { 0 })
 }
 
@@ -257,13 +260,112 @@ fn publish_reports(config: &Config, poller: &Poller) {
     }
 }
 
-/// Sends what is due to each webhook sink once; true when a delivery was
-/// given up on or something is left queued (it is retried by the daemon or
-/// the next `check`).
-async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
-    let mut failed = false;
+/// How long `check` waits for another `check` to finish delivering a
+/// sink before leaving its events to that one.
+const LEASE_WAIT: Duration = Duration::from_secs(60);
+
+/// Delivers what this check recorded, and anything else pending, to every
+/// sink no other process delivers; says how many events are left to the
+/// running daemon. True when something could not be delivered.
+async fn deliver(config: &Arc<Config>, poller: &Poller) -> bool {
+    let leases = &poller.leases;
+    let deadline = Instant::now() + LEASE_WAIT;
+    loop {
+        if let Err(e) = lease::take_all(leases, &poller.store, config).await {
+            tracing::error!("cannot take the sinks' leases: {e}");
+            return true;
+        }
+        let busy = config
+            .sinks
+            .iter()
+            .any(|s| leases.holder_of(&s.name).as_deref() == Some("check"));
+        if !busy || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let held: Vec<String> = config
+        .sinks
+        .iter()
+        .filter(|s| leases.holds(&s.name))
+        .map(|s| s.name.clone())
+        .collect();
+    let failed = tokio::select! {
+        failed = deliver_held(config, poller) => failed,
+        () = renew(poller, held) => false,
+    };
+    let leases = Arc::clone(&poller.leases);
+    if let Err(e) = poller.store.run(move |s| leases.release(s)).await {
+        tracing::warn!(
+            "cannot give up the sinks' leases: {}",
+            crate::error::error_chain(&e)
+        );
+    }
+    say_who_delivers(config, poller);
+    failed
+}
+
+/// Keeps this check's leases from lapsing while it delivers; never ends.
+async fn renew(poller: &Poller, held: Vec<String>) {
+    loop {
+        tokio::time::sleep(lease::RENEW).await;
+        let (leases, held) = (Arc::clone(&poller.leases), held.clone());
+        if let Err(e) = poller.store.run(move |s| leases.take(s, &held)).await {
+            tracing::warn!(
+                "cannot renew the sinks' leases: {}",
+                crate::error::error_chain(&e)
+            );
+        }
+    }
+}
+
+/// One line per kind of other deliverer that has this check's events.
+fn say_who_delivers(config: &Config, poller: &Poller) {
+    for (role, by) in [
+        ("daemon", "the running daemon"),
+        ("check", "another `feedwatch check`"),
+    ] {
+        let sinks: Vec<String> = config
+            .sinks
+            .iter()
+            .filter(|s| poller.leases.holder_of(&s.name).as_deref() == Some(role))
+            .map(|s| s.name.clone())
+            .collect();
+        let n = poller.commits.handed_off_to(&sinks);
+        if n > 0 {
+            let events = if n == 1 { "event" } else { "events" };
+            // Standard output may be closed (`| head`); the events are queued either way.
+            let _ = emit(&format!("{n} {events} queued for delivery by {by}"));
+        }
+    }
+}
+
+/// Appends to the log sinks and sends what is due to each webhook sink
+/// once, for the sinks this process holds; true when a delivery was given
+/// up on or something is left queued (it is retried by the daemon or the
+/// next `check`).
+async fn deliver_held(config: &Arc<Config>, poller: &Poller) -> bool {
+    let (leases, settings) = (Arc::clone(&poller.leases), Arc::clone(config));
+    let logs = poller
+        .store
+        .run(move |s| Ok(deliver::flush_log_sinks(s, &settings, &leases)))
+        .await;
+    let mut failed = match logs {
+        Ok(Ok(_)) => false,
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "delivery to a log sink failed, events stay queued: {}",
+                crate::error::error_chain(&e)
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!("outbox error: {}", crate::error::error_chain(&e));
+            true
+        }
+    };
     for sink in outbox::webhook_sinks(config) {
-        match outbox::drain_once(&sink, &poller.store).await {
+        match outbox::drain_once(&sink, &poller.store, &poller.leases).await {
             Ok(done) => {
                 if done.delivered > 0 {
                     tracing::info!(sink = %sink.name, delivered = done.delivered, "webhook deliveries sent");
@@ -276,13 +378,10 @@ async fn deliver_webhooks(config: &Config, poller: &Poller) -> bool {
             }
         }
     }
-    // Every webhook sink, also one that could not start (its secret
-    // unreadable): what it leaves queued is a failed delivery.
-    let webhooks = config
-        .sinks
-        .iter()
-        .filter(|s| matches!(s.kind, SinkKind::Webhook { .. }));
-    for sink in webhooks {
+    // Every sink this process delivers, also a webhook that could not
+    // start (its secret unreadable): what it leaves queued is a failed
+    // delivery.
+    for sink in config.sinks.iter().filter(|s| poller.leases.holds(&s.name)) {
         let waiting = poller
             .store
             .lock()

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::Command;
 use crate::config::{self, Config, ConfigError, LogFormat};
+use crate::deliver::Leases;
 use crate::fetch::FetchError;
 use crate::poll::Poller;
 use crate::store::{Store, StoreError};
@@ -154,7 +155,7 @@ pub(crate) fn open_store(path: &Path) -> Result<Store, AppError> {
 
 pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
     let store = open_store(&config.settings.database)?;
-    Poller::new(store, &config.settings).map_err(AppError::Http)
+    Poller::new(store, &config.settings, Leases::new("check")).map_err(AppError::Http)
 }
 
 /// The daemon's runtime: a worker per core, so a long diff or a slow sink

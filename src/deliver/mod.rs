@@ -1,10 +1,14 @@
 //! Delivery: which sinks an event goes to, and draining the outbox to them.
 
+pub mod lease;
 pub mod log;
 pub mod outbox;
 pub mod webhook;
 
+pub use lease::Leases;
+
 use std::collections::HashMap;
+use std::path::Path;
 
 use chrono::Utc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -65,34 +69,86 @@ impl Router {
     }
 }
 
-/// Writes every pending event of every log sink, oldest first, and marks
-/// them delivered only once they are flushed to disk.
-pub fn flush_log_sinks(store: &mut Store, config: &Config) -> Result<usize, DeliverError> {
+/// Writes every pending event of each log sink this process delivers
+/// (holds the lease of), oldest first, and marks them delivered only once
+/// they are flushed to disk.
+pub fn flush_log_sinks(
+    store: &mut Store,
+    config: &Config,
+    leases: &Leases,
+) -> Result<usize, DeliverError> {
     let mut written = 0;
     for sink in &config.sinks {
         let SinkKind::Log { path } = &sink.kind else {
             continue;
         };
-        loop {
-            let batch = store.pending_deliveries(&sink.name, 512)?;
-            if batch.is_empty() {
-                break;
-            }
-            let events: Vec<_> = batch.iter().map(|d| &d.event).collect();
-            if let Err(source) = log::append(path.as_deref(), &events) {
-                let message = format!("{source}");
-                if let Some(first) = batch.first() {
-                    store.delivery_failed(&sink.name, first.seq, &message)?;
-                }
-                return Err(DeliverError::Log {
-                    sink: sink.name.clone(),
-                    source,
-                });
-            }
-            let seqs: Vec<i64> = batch.iter().map(|d| d.seq).collect();
-            store.mark_delivered(&sink.name, &seqs, Utc::now())?;
-            written += seqs.len();
+        if leases.holds(&sink.name) {
+            written += flush_log_sink(store, &sink.name, path.as_deref())?;
         }
     }
     Ok(written)
+}
+
+/// Writes one log sink's pending events.
+pub fn flush_log_sink(
+    store: &mut Store,
+    name: &str,
+    path: Option<&Path>,
+) -> Result<usize, DeliverError> {
+    let mut written = 0;
+    loop {
+        let batch = store.pending_deliveries(name, 512)?;
+        if batch.is_empty() {
+            return Ok(written);
+        }
+        let events: Vec<_> = batch.iter().map(|d| &d.event).collect();
+        if let Err(source) = log::append(path, &events) {
+            let message = format!("{source}");
+            if let Some(first) = batch.first() {
+                // A full disk may refuse this too: the event stays pending either way.
+                let _ = store.delivery_failed(name, first.seq, &message);
+            }
+            return Err(DeliverError::Log {
+                sink: name.to_string(),
+                source,
+            });
+        }
+        let seqs: Vec<i64> = batch.iter().map(|d| d.seq).collect();
+        store.mark_delivered(name, &seqs, Utc::now())?;
+        written += seqs.len();
+    }
+}
+
+/// Pending events a log sink's last deliverer appended but did not live to
+/// mark delivered; how many. Runs when this process has just taken the
+/// sinks' leases, before anything is appended.
+pub fn recover_log_sinks(
+    store: &mut Store,
+    config: &Config,
+    taken: &[String],
+) -> Result<usize, DeliverError> {
+    let mut recovered = 0;
+    for sink in config.sinks.iter().filter(|s| taken.contains(&s.name)) {
+        let SinkKind::Log { path: Some(path) } = &sink.kind else {
+            continue;
+        };
+        let written = log::written_ids(path).map_err(|source| DeliverError::Log {
+            sink: sink.name.clone(),
+            source,
+        })?;
+        if written.is_empty() {
+            continue;
+        }
+        let seqs: Vec<i64> = store
+            .pending_deliveries(&sink.name, 4096)?
+            .iter()
+            .filter(|d| written.contains(&d.event.id))
+            .map(|d| d.seq)
+            .collect();
+        if !seqs.is_empty() {
+            store.mark_delivered(&sink.name, &seqs, Utc::now())?;
+            recovered += seqs.len();
+        }
+    }
+    Ok(recovered)
 }

@@ -1,6 +1,7 @@
 //! Draining the outbox to webhook sinks: one worker per sink, strictly in
 //! order, retrying with backoff until the event is delivered or dead.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::Leases;
 use super::webhook::{Attempt, Webhook, load_secret};
 use crate::config::{Config, SinkKind};
 use crate::error::error_chain;
@@ -20,8 +22,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// The least wait a receiver's Retry-After can ask for: `0` would be a busy loop.
 const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How often an idle worker looks for work queued by another process.
-const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// How often an idle worker looks for work queued by another process (a
+/// `check` beside the daemon leaves its events to the daemon).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// A webhook sink ready to send.
 #[derive(Debug, Clone)]
@@ -84,10 +87,19 @@ pub enum Step {
     Idle,
     /// The receiver answered 410; nothing is sent until re-enabled.
     Disabled,
+    /// Another process delivers this sink's events (it holds the lease).
+    NotHeld,
 }
 
 /// Tries the head of the sink's queue once, if it is due.
-pub async fn attempt_next(sink: &WebhookSink, store: &Shared) -> Result<Step, StoreError> {
+pub async fn attempt_next(
+    sink: &WebhookSink,
+    store: &Shared,
+    leases: &Leases,
+) -> Result<Step, StoreError> {
+    if !leases.holds_for(&sink.name, sink.hook.timeout()) {
+        return Ok(Step::NotHeld);
+    }
     let name = sink.name.clone();
     let (disabled, head) = store
         .run(move |s| Ok((s.sink_disabled(&name)?, s.next_pending(&name)?)))
@@ -182,13 +194,17 @@ pub struct Drained {
 
 /// Sends everything that is due now, stopping at the first event that must
 /// wait for a retry (order is kept); for `check`.
-pub async fn drain_once(sink: &WebhookSink, store: &Shared) -> Result<Drained, StoreError> {
+pub async fn drain_once(
+    sink: &WebhookSink,
+    store: &Shared,
+    leases: &Leases,
+) -> Result<Drained, StoreError> {
     let mut done = Drained::default();
     loop {
-        match attempt_next(sink, store).await? {
+        match attempt_next(sink, store, leases).await? {
             Step::Delivered => done.delivered += 1,
             Step::Dead => done.dead += 1,
-            Step::Wait(_) | Step::Idle | Step::Disabled => return Ok(done),
+            Step::Wait(_) | Step::Idle | Step::Disabled | Step::NotHeld => return Ok(done),
         }
     }
 }
@@ -199,6 +215,7 @@ pub async fn drain_once(sink: &WebhookSink, store: &Shared) -> Result<Drained, S
 pub async fn run_worker(
     sink: WebhookSink,
     store: Shared,
+    leases: Arc<Leases>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
@@ -211,7 +228,7 @@ pub async fn run_worker(
         stored.as_mut().enable();
         let step = tokio::select! {
             _ = cancel.cancelled() => return,
-            step = attempt_next(&sink, &store) => step,
+            step = attempt_next(&sink, &store, &leases) => step,
         };
         let pause = match step {
             Ok(Step::Delivered | Step::Dead) => continue,
@@ -219,7 +236,7 @@ pub async fn run_worker(
                 .to_std()
                 .unwrap_or_default()
                 .min(IDLE_CHECK),
-            Ok(Step::Idle | Step::Disabled) => IDLE_CHECK,
+            Ok(Step::Idle | Step::Disabled | Step::NotHeld) => IDLE_CHECK,
             Err(e) => {
                 error!(sink = %sink.name, "outbox error: {}", error_chain(&e));
                 IDLE_CHECK
@@ -229,6 +246,43 @@ pub async fn run_worker(
             _ = cancel.cancelled() => return,
             _ = stored => {}
             _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// The daemon's worker for one log sink. The daemon appends its own events
+/// as it commits them; this appends the rest: events another process
+/// recorded and left to it, and those a failed append left pending.
+pub async fn run_log_worker(
+    name: String,
+    path: Option<PathBuf>,
+    store: Shared,
+    leases: Arc<Leases>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_CHECK) => {}
+        }
+        if !leases.holds(&name) {
+            continue;
+        }
+        let (sink, file) = (name.clone(), path.clone());
+        let flushed = store
+            .run(move |s| Ok(super::flush_log_sink(s, &sink, file.as_deref())))
+            .await;
+        match flushed {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                info!(sink = %name, events = n, "appended events queued by another process")
+            }
+            Ok(Err(e)) => {
+                warn!(sink = %name, "delivery to a log sink failed, events stay queued: {}", error_chain(&e))
+            }
+            Err(e) => error!(sink = %name, "outbox error: {}", error_chain(&e)),
         }
     }
 }

@@ -130,6 +130,11 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// The longest one send may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn new(
         url: Url,
         key: Option<Vec<u8>>,

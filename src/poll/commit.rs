@@ -1,6 +1,7 @@
 //! Writing polls: one writer at a time takes every queued poll record into
 //! one transaction; texts are compressed before they reach it.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -9,7 +10,7 @@ use tracing::warn;
 
 use super::{PARSES, PollError, Poller};
 use crate::config::Config;
-use crate::deliver;
+use crate::deliver::{self, Leases};
 use crate::detect::ItemWrite;
 use crate::error::error_chain;
 use crate::store::{Frames, PollRecord, Shared};
@@ -25,9 +26,22 @@ pub struct CommitQueue {
     /// Set once the log sinks have nothing pending, as far as this process
     /// knows: batches without events then leave them alone.
     logs_flushed: AtomicBool,
+    /// Events written whose sinks (some of them) another process delivers,
+    /// counted by the sinks they go to.
+    handed_off: Mutex<HashMap<Vec<String>, usize>>,
 }
 
 impl CommitQueue {
+    /// How many events written so far go to any of `sinks` while this
+    /// process did not deliver them.
+    pub fn handed_off_to(&self, sinks: &[String]) -> usize {
+        crate::sync::lock(&self.handed_off)
+            .iter()
+            .filter(|(to, _)| to.iter().any(|s| sinks.contains(s)))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     fn queue(&self) -> MutexGuard<'_, Vec<QueuedCommit>> {
         crate::sync::lock(&self.queue)
     }
@@ -53,13 +67,13 @@ impl CommitQueue {
 /// that finish while a batch is written queue up and go in the next
 /// transaction together (a savepoint each), so a busy moment costs one
 /// commit and one thread, not one of each per poll.
-fn write_all_queued(store: &Shared, commits: &CommitQueue, config: &Config) {
+fn write_all_queued(store: &Shared, commits: &CommitQueue, config: &Config, leases: &Leases) {
     loop {
         let batch = std::mem::take(&mut *commits.queue());
         // A batch that panics is lost to its polls (each is told the
         // writer stopped), never to the polls queued behind it.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_queued(store, batch, config, &commits.logs_flushed);
+            write_queued(store, batch, config, commits, leases);
         }));
         if !commits.carry_on() {
             return;
@@ -74,8 +88,10 @@ fn write_queued(
     store: &Shared,
     batch: Vec<QueuedCommit>,
     config: &Config,
-    logs_flushed: &AtomicBool,
+    commits: &CommitQueue,
+    leases: &Leases,
 ) {
+    let logs_flushed = &commits.logs_flushed;
     if batch.is_empty() {
         return;
     }
@@ -94,12 +110,16 @@ fn write_queued(
                 .collect()
         }
     };
-    let new_events = records
+    let written: Vec<&PollRecord> = records
         .iter()
         .zip(&results)
-        .any(|(r, written)| written.is_ok() && !r.events.is_empty());
+        .filter(|(_, written)| written.is_ok())
+        .map(|(r, _)| r)
+        .collect();
+    let new_events = written.iter().any(|r| !r.events.is_empty());
+    count_handed_off(commits, leases, &written);
     if new_events || !logs_flushed.load(Ordering::Acquire) {
-        match deliver::flush_log_sinks(&mut store, config) {
+        match deliver::flush_log_sinks(&mut store, config, leases) {
             Ok(_) => logs_flushed.store(true, Ordering::Release),
             Err(e) => {
                 logs_flushed.store(false, Ordering::Release);
@@ -113,6 +133,15 @@ fn write_queued(
     drop(store);
     for (sender, result) in senders.into_iter().zip(results) {
         let _ = sender.send(result);
+    }
+}
+
+fn count_handed_off(commits: &CommitQueue, leases: &Leases, written: &[&PollRecord]) {
+    let mut handed_off = crate::sync::lock(&commits.handed_off);
+    for event in written.iter().flat_map(|r| &r.events) {
+        if event.sinks.iter().any(|s| !leases.holds(s)) {
+            *handed_off.entry(event.sinks.clone()).or_default() += 1;
+        }
     }
 }
 
@@ -173,12 +202,13 @@ pub(super) async fn commit(
     let (sender, result) = oneshot::channel();
     poller.commits.push((rec, sender));
     if poller.commits.start_writing() {
-        let (store, commits, config) = (
+        let (store, commits, config, leases) = (
             poller.store.clone(),
             Arc::clone(&poller.commits),
             Arc::clone(config),
+            Arc::clone(&poller.leases),
         );
-        tokio::task::spawn_blocking(move || write_all_queued(&store, &commits, &config));
+        tokio::task::spawn_blocking(move || write_all_queued(&store, &commits, &config, &leases));
     }
     result.await.unwrap_or(Err(PollError::WriterStopped))
 }

@@ -41,6 +41,12 @@ pub enum PollError {
 }
 
 impl PollError {
+    /// Another process recorded a poll of the source meanwhile, with the
+    /// changes this one found: nothing is lost, and nothing failed.
+    pub fn is_superseded(&self) -> bool {
+        matches!(self, PollError::Store(StoreError::Superseded))
+    }
+
     /// The HTTP status the server answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {

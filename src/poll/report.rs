@@ -30,6 +30,11 @@ pub struct Summary {
 impl std::fmt::Display for PollReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.result {
+            Err(e) if e.is_superseded() => write!(
+                f,
+                "{}: not recorded: another feedwatch process polled it meanwhile",
+                self.source
+            ),
             Err(e) => write!(f, "{}: error: {}", self.source, error_chain(e)),
             Ok(s) => {
                 let plural =

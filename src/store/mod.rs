@@ -4,6 +4,7 @@
 mod articles;
 mod events;
 mod items;
+mod lease;
 mod outbox;
 mod pack;
 mod retention;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use articles::{ArticleState, ArticleWrite};
 pub use events::NewEvent;
 pub use items::VersionRow;
+pub use lease::{Holder, Lease, Taken};
 pub use pack::Frames;
 pub use retention::Pruned;
 pub use shared::Shared;
@@ -37,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_articles.sql"),
     include_str!("migrations/0007_enclosure.sql"),
     include_str!("migrations/0008_version_rows.sql"),
+    include_str!("migrations/0009_lease.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +58,20 @@ pub enum StoreError {
     Locked(#[source] rusqlite::Error),
     #[error("database error")]
     Sql(#[source] rusqlite::Error),
+    /// SQLite could not grow the database, its write-ahead log or a
+    /// temporary file: nothing of the write is kept.
+    #[error("disk full: no room to write the database{}{path}", if path.is_empty() { "" } else { " " })]
+    DiskFull {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("no source named {0:?} in the database")]
     UnknownSource(String),
+    /// Another process recorded a poll of the source after this poll read
+    /// its state: that poll's changes are recorded, this one's would repeat them.
+    #[error("another feedwatch process polled this source meanwhile; this poll is not recorded")]
+    Superseded,
     /// The task working on the database stopped (it panicked, or the
     /// runtime is shutting down).
     #[error("the database task failed")]
@@ -69,7 +84,24 @@ impl From<rusqlite::Error> for StoreError {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StoreError::Locked(e)
             }
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull {
+                path: String::new(),
+                source: e,
+            },
             _ => StoreError::Sql(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// The error, naming the database file where that helps the reader.
+    pub fn at(self, path: &Path) -> StoreError {
+        match self {
+            StoreError::DiskFull { source, .. } => StoreError::DiskFull {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
         }
     }
 }
@@ -105,6 +137,8 @@ pub struct SourceId(pub i64);
 
 pub struct Store {
     conn: Connection,
+    /// The database file, for errors that should name it.
+    path: std::path::PathBuf,
 }
 
 impl Store {
@@ -118,10 +152,10 @@ impl Store {
             path: path.display().to_string(),
             source,
         })?;
-        Store::setup(conn)
+        Store::setup(conn, path)
     }
 
-    fn setup(conn: Connection) -> Result<Store> {
+    fn setup(conn: Connection, path: &Path) -> Result<Store> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Every statement of a poll stays prepared from one poll to the next.
         conn.set_prepared_statement_cache_capacity(64);
@@ -136,7 +170,10 @@ impl Store {
         // own source, and the operating system caches the file anyway.
         // Side by side over 1000 feeds: the same CPU, about 1 MB less memory.
         conn.pragma_update(None, "cache_size", -1024)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }

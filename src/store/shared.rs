@@ -26,8 +26,11 @@ impl Shared {
         work: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let shared = self.clone();
-        tokio::task::spawn_blocking(move || work(&mut shared.lock()))
-            .await
-            .map_err(StoreError::Task)?
+        tokio::task::spawn_blocking(move || {
+            let mut store = shared.lock();
+            work(&mut store).map_err(|e| e.at(&store.path))
+        })
+        .await
+        .map_err(StoreError::Task)?
     }
 }

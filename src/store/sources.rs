@@ -25,6 +25,9 @@ pub struct SourceState {
     /// The address polled instead of the configured one, after a confirmed move.
     pub effective_url: Option<String>,
     pub moved: Moved,
+    /// Polls recorded so far: a poll is written only if no other process
+    /// recorded one of this source since this state was read.
+    pub polls: u64,
 }
 
 /// How a poll ended, as shown by `sources`.
@@ -49,6 +52,8 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct PollRecord {
     pub source: SourceId,
+    /// The source's poll count when its state was read (see [`SourceState::polls`]).
+    pub polls_before: u64,
     pub at: DateTime<Utc>,
     pub outcome: Outcome,
     /// `None` leaves the stored validators as they are.
@@ -147,7 +152,7 @@ impl Store {
     fn read_state(&self, name: &str) -> Result<Option<(SourceState, String)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, etag, last_modified, kind, baselined, consecutive_failures, failing, next_due,
-                    effective_url, moved_to, moved_seen, url
+                    effective_url, moved_to, moved_seen, url, polls
              FROM source WHERE name = ?1",
         )?;
         let row = stmt
@@ -168,6 +173,7 @@ impl Store {
                         to: r.get(9)?,
                         seen: r.get(10)?,
                     },
+                    polls: r.get(12)?,
                 };
                 Ok((state, r.get(11)?))
             })
@@ -190,11 +196,29 @@ impl Store {
     /// its own: one poll that cannot be written is rolled back alone, and
     /// its result says why. A failure of the transaction itself fails all.
     pub fn record_polls(&mut self, recs: &[PollRecord]) -> Result<Vec<Result<()>>> {
+        let path = self.path.clone();
+        self.write_polls(recs)
+            .map(|results| {
+                results
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.at(&path)))
+                    .collect()
+            })
+            .map_err(|e| e.at(&path))
+    }
+
+    fn write_polls(&mut self, recs: &[PollRecord]) -> Result<Vec<Result<()>>> {
         let mut tx = self.conn.transaction()?;
         let mut results = Vec::with_capacity(recs.len());
         for rec in recs {
-            let sp = tx.savepoint()?;
+            let mut sp = tx.savepoint()?;
             let written = write_poll(&sp, rec);
+            if written.is_err() && sp.is_autocommit() {
+                // SQLite rolled the whole transaction back (a full disk
+                // does): no poll of the batch is written.
+                sp.set_drop_behavior(rusqlite::DropBehavior::Ignore);
+                return written.map(|()| Vec::new());
+            }
             results.push(match written {
                 Ok(()) => sp.commit().map_err(StoreError::from),
                 // Dropping the savepoint rolls this poll back.
@@ -285,8 +309,9 @@ fn update_source(tx: &Connection, rec: &PollRecord) -> Result<()> {
         Outcome::Failed(e) => Some(e.as_str()),
         _ => None,
     };
-    tx.prepare_cached(
-        "UPDATE source SET
+    let updated = tx
+        .prepare_cached(
+            "UPDATE source SET
             last_poll = ?2,
             last_outcome = ?3,
             last_error = ?4,
@@ -297,19 +322,23 @@ fn update_source(tx: &Connection, rec: &PollRecord) -> Result<()> {
             next_due = ?8,
             kind = COALESCE(?9, kind),
             polls = polls + 1
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        rec.source.0,
-        Stamp(rec.at),
-        rec.outcome.label(),
-        error,
-        ok,
-        rec.outcome == Outcome::Ok,
-        rec.failing,
-        rec.next_due.map(Stamp),
-        rec.kind,
-    ])?;
+         WHERE id = ?1 AND polls = ?10",
+        )?
+        .execute(params![
+            rec.source.0,
+            Stamp(rec.at),
+            rec.outcome.label(),
+            error,
+            ok,
+            rec.outcome == Outcome::Ok,
+            rec.failing,
+            rec.next_due.map(Stamp),
+            rec.kind,
+            rec.polls_before,
+        ])?;
+    if updated == 0 {
+        return Err(StoreError::Superseded);
+    }
     if let Some(moved) = &rec.moved {
         tx.prepare_cached("UPDATE source SET moved_to = ?2, moved_seen = ?3 WHERE id = ?1")?
             .execute(params![rec.source.0, moved.to, moved.seen])?;
