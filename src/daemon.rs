@@ -23,7 +23,7 @@ use crate::fetch::FetchError;
 use crate::metrics;
 use crate::notify::Notifier;
 use crate::polite::{self, Limits};
-use crate::poll::{self, Poller};
+use crate::poll::{self, Poller, PollerError};
 use crate::report::publish;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::{Store, StoreError};
@@ -111,7 +111,11 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let store = Store::open(&config.settings.database)?;
     let leases = Leases::new("daemon");
-    let poller = Arc::new(Poller::new(store, &config.settings, leases).map_err(DaemonError::Http)?);
+    let poller = Poller::new(store, &config.settings, leases).map_err(|e| match e {
+        PollerError::Store(e) => DaemonError::Store(e),
+        PollerError::Http(e) => DaemonError::Http(e),
+    })?;
+    let poller = Arc::new(poller);
     let retention = tokio::sync::watch::Sender::new(config.settings.retention);
     let abandon = CancellationToken::new();
     let stopping = abandon.child_token();
@@ -434,6 +438,9 @@ impl Daemon {
                 "cannot give up the leases of removed sinks: {}",
                 error_chain(&e)
             );
+        }
+        if let Err(e) = store.cap_size(self.current.config.settings.max_database_size) {
+            warn!("cannot change max_database_size: {}", error_chain(&e));
         }
         if let Err(e) = store.enable_sinks() {
             warn!("cannot re-enable sinks: {}", error_chain(&e));

@@ -23,7 +23,9 @@ use crate::metrics::{METRICS, PollOutcome};
 use crate::polite::{self, Limits};
 use crate::source::page::Page;
 use crate::source::{self, Document};
-use crate::store::{ArticleState, NewEvent, Outcome, PollRecord, Shared, SourceState, Store};
+use crate::store::{
+    ArticleState, NewEvent, Outcome, PollRecord, Shared, SourceState, Store, StoreError,
+};
 
 pub use commit::Commits;
 use commit::compress_ahead;
@@ -52,13 +54,23 @@ pub struct Poller {
     pub leases: Arc<Leases>,
 }
 
+/// Why a process cannot poll.
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot set up the HTTP client")]
+    Http(#[source] FetchError),
+}
+
 impl Poller {
     /// What a process polls with: the database it has opened and an HTTP
     /// client sending the configured User-Agent.
-    pub fn new(store: Store, settings: &Settings, leases: Leases) -> Result<Poller, FetchError> {
+    pub fn new(store: Store, settings: &Settings, leases: Leases) -> Result<Poller, PollerError> {
+        store.cap_size(settings.max_database_size)?;
         Ok(Poller {
             leases: Arc::new(leases),
-            fetcher: Fetcher::new(&settings.user_agent)?,
+            fetcher: Fetcher::new(&settings.user_agent).map_err(PollerError::Http)?,
             store: Shared::new(store),
             outbox: Arc::new(tokio::sync::Notify::new()),
             commits: Commits::default(),

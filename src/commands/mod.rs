@@ -14,7 +14,7 @@ use crate::cli::Command;
 use crate::config::{self, Config, ConfigError, LogFormat};
 use crate::deliver::Leases;
 use crate::fetch::FetchError;
-use crate::poll::Poller;
+use crate::poll::{Poller, PollerError};
 use crate::store::{Store, StoreError};
 
 /// Why a command could not do its job; each maps to a documented exit code.
@@ -155,7 +155,10 @@ pub(crate) fn open_store(path: &Path) -> Result<Store, AppError> {
 
 pub(crate) fn poller(config: &Config) -> Result<Poller, AppError> {
     let store = open_store(&config.settings.database)?;
-    Poller::new(store, &config.settings, Leases::new("check")).map_err(AppError::Http)
+    Poller::new(store, &config.settings, Leases::new("check")).map_err(|e| match e {
+        PollerError::Store(e) => AppError::Store(e),
+        PollerError::Http(e) => AppError::Http(e),
+    })
 }
 
 /// The daemon's runtime: a worker per core, so a long diff or a slow sink

@@ -18,7 +18,7 @@ use super::{Config, LogFormat, Retention, Settings};
 use values::{Checker, Spanned, Table, did_you_mean, line_column};
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
-const SETTINGS_KEYS: [&str; 18] = [
+const SETTINGS_KEYS: [&str; 19] = [
     "database",
     "interval",
     "timeout",
@@ -34,6 +34,7 @@ const SETTINGS_KEYS: [&str; 18] = [
     "metrics",
     "keep_versions",
     "keep_for",
+    "max_database_size",
     "report_dir",
     "report_window",
     "report_url",
@@ -319,6 +320,7 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
             keep_versions: ck.int(t, "keep_versions", 1),
             keep_for: ck.duration(t, "keep_for"),
         },
+        max_database_size: ck.size(t, "max_database_size"),
         report_dir: report_dir(ck, t, bases),
         report_window: ck.duration(t, "report_window").unwrap_or(d.report_window),
         report_url: report_url(ck, t),

@@ -46,6 +46,9 @@ pub struct Settings {
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics: Option<std::net::SocketAddr>,
     pub retention: Retention,
+    /// The database grows no larger than this: a write that needs more
+    /// fails as on a full disk, until pruning frees room.
+    pub max_database_size: Option<u64>,
     /// Where the daemon publishes `changes.html` and `changes.atom`, if anywhere.
     pub report_dir: Option<PathBuf>,
     /// How far back the published reports (and `report` by default) reach.
@@ -76,6 +79,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             metrics: None,
             retention: Retention::default(),
+            max_database_size: None,
             report_dir: None,
             report_window: Duration::from_secs(7 * 24 * 3600),
             report_url: None,

@@ -51,7 +51,12 @@ pub fn written_ids(path: &Path) -> io::Result<HashSet<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
         Err(e) => return Err(e),
     };
-    let len = file.metadata()?.len();
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        // A device or a pipe keeps nothing to read back.
+        return Ok(HashSet::new());
+    }
+    let len = meta.len();
     let start = len.saturating_sub(TAIL);
     file.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));

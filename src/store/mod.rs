@@ -208,6 +208,18 @@ impl Store {
         }
     }
 
+    /// Caps the database at `bytes`, a whole number of pages (`None`: no
+    /// cap): a write that would grow it further fails as on a full disk.
+    pub fn cap_size(&self, bytes: Option<u64>) -> Result<()> {
+        let page: u64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        // SQLite's own ceiling when there is no cap.
+        let pages = bytes.map_or(4_294_967_294, |b| (b / page.max(1)).max(1));
+        self.conn.pragma_update(None, "max_page_count", pages)?;
+        Ok(())
+    }
+
     #[cfg(test)]
     fn schema_version(&self) -> Result<i64> {
         Ok(self

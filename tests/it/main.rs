@@ -16,6 +16,7 @@ mod follow;
 mod formats;
 mod hostile;
 mod normalize_properties;
+mod once;
 mod opml;
 mod pages;
 mod polite;

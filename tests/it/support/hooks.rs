@@ -84,6 +84,12 @@ impl Feed {
     /// Puts a new story at the top; returns its key.
     pub fn publish(&mut self, server: &TestServer) -> String {
         let n = self.stories.len() + 1;
+        self.publish_with(server, &format!("<p>Story number {n}.</p>"))
+    }
+
+    /// Puts a new story with this body at the top; returns its key.
+    pub fn publish_with(&mut self, server: &TestServer, body_html: &str) -> String {
+        let n = self.stories.len() + 1;
         let slug = self.path.trim_matches('/').replace('/', "-");
         let key = format!("https://news.example.org/{slug}/story-{n}");
         self.xml = insert_item_top(
@@ -92,7 +98,7 @@ impl Feed {
             &format!("Story {n} of {slug}"),
             &key,
             "Tue, 04 Feb 2025 09:00:00 +0000",
-            &format!("<p>Story number {n}.</p>"),
+            body_html,
         );
         server.set(&self.path, Response::rss(self.xml.clone()));
         self.stories.push(key.clone());
