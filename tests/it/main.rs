@@ -23,6 +23,7 @@ mod polite;
 mod publish;
 mod quirks;
 mod reports;
+mod requests;
 mod service;
 mod storage;
 mod support_selftest;
