@@ -400,3 +400,45 @@ fn no_command_shows_a_password_token_header_cookie_or_proxy_password() {
         }
     }
 }
+
+#[test]
+fn the_cookies_file_is_read_again_on_sighup() {
+    let server = feed_server();
+    let fw = Feedwatch::new();
+    let jar = |value: &str| cookie_line("127.0.0.1", false, "/", false, 0, "session", value);
+    write_secret(fw.dir(), "cookies.txt", &jar("first"), 0o600);
+    fw.write_config(
+        Toml::journal()
+            .feed("news", &server.url("/feed"))
+            .line("interval = \"1s\"")
+            .line("cookies_file = \"cookies.txt\""),
+    );
+    let mut daemon = fw.spawn_daemon();
+    let soon = std::time::Duration::from_secs(20);
+    assert!(
+        daemon.wait_for_hits(&server, "/feed", 1, soon),
+        "{}",
+        daemon.stderr()
+    );
+    write_secret(fw.dir(), "cookies.txt", &jar("second"), 0o600);
+    daemon.signal("HUP");
+    assert!(
+        daemon.wait_for_stderr("configuration reloaded", soon),
+        "{}",
+        daemon.stderr()
+    );
+    let reloaded_at = server.hits("/feed");
+    assert!(
+        daemon.wait_for_hits(&server, "/feed", reloaded_at + 1, soon),
+        "{}",
+        daemon.stderr()
+    );
+    let cookies: Vec<String> = server
+        .requests("/feed")
+        .iter()
+        .map(|r| r.header("cookie").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(cookies.first().map(String::as_str), Some("session=first"));
+    assert_eq!(cookies.last().map(String::as_str), Some("session=second"));
+    crate::support::hooks::stop(&mut daemon, soon);
+}
