@@ -2,6 +2,7 @@
 //! (a spanned document, then checked values), so every problem can name its
 //! file, line, column and key, and all of them are reported at once.
 
+mod edit;
 mod load;
 mod request;
 mod secret;
@@ -15,6 +16,7 @@ use url::Url;
 use crate::schedule::Schedule;
 
 pub use crate::source::SourceKind;
+pub use edit::{EditError, NewSource, with_source_appended, without_source, write_atomically};
 pub use load::{ConfigError, Dirs, Problem, Problems, load, parse_str};
 pub use request::{Auth, Cookie, CookieFile, RequestConfig, shown_proxy};
 pub use secret::{SecretReadError, readable_by_others};
