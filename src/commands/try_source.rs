@@ -180,7 +180,7 @@ fn resolve(ctx: Context, target: &str) -> Result<Target, AppError> {
 }
 
 /// The page's title and the text that would be compared, line by line.
-fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status, AppError> {
+pub(super) fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status, AppError> {
     if as_json {
         let value = json!({"kind": "page", "title": page.title, "items": [], "text": page.text});
         emit(&value.to_string())?;
@@ -225,7 +225,11 @@ fn to_json(doc: &Document) -> serde_json::Value {
     })
 }
 
-fn show(doc: &Document, how: &str, articles: &[Result<String, String>]) -> Result<(), AppError> {
+pub(super) fn show(
+    doc: &Document,
+    how: &str,
+    articles: &[Result<String, String>],
+) -> Result<(), AppError> {
     emit(&format!(
         "feed{how}: {} ({} items)",
         doc.title,

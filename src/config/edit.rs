@@ -244,7 +244,10 @@ mod tests {
         );
         let out = without_source(FILE, "sport").unwrap_or_else(|e| panic!("{e}"));
         // A comment a blank line above the last table stays: it may be about the file.
-        assert!(out.ends_with("\"X-Team\" = \"desk\"\n\n# sport, hourly\n"), "{out}");
+        assert!(
+            out.ends_with("\"X-Team\" = \"desk\"\n\n# sport, hourly\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@ use toml_edit::{ImDocument, TableLike, TomlError};
 use url::Url;
 
 use super::{Config, LogFormat, Retention, Settings};
-use values::{Checker, Spanned, Table, did_you_mean, line_column};
+pub(crate) use values::did_you_mean;
+use values::{Checker, Spanned, Table, line_column};
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
 const SETTINGS_KEYS: [&str; 19] = [
@@ -128,6 +129,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         source,
     })?;
     parse(&text, path, &Dirs::from_env(), true)
+}
+
+/// Validates configuration text as [`load`] would find it at `path`: the
+/// files it names are read, as are the folders systemd gives.
+pub fn load_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    parse(text, path, &Dirs::from_env(), true)
 }
 
 /// Validates configuration text as if read from `path`. Touches neither the

@@ -17,7 +17,8 @@ use crate::schedule::Schedule;
 
 pub use crate::source::SourceKind;
 pub use edit::{EditError, NewSource, with_source_appended, without_source, write_atomically};
-pub use load::{ConfigError, Dirs, Problem, Problems, load, parse_str};
+pub(crate) use load::did_you_mean;
+pub use load::{ConfigError, Dirs, Problem, Problems, load, load_text, parse_str};
 pub use request::{Auth, Cookie, CookieFile, RequestConfig, shown_proxy};
 pub use secret::{SecretReadError, readable_by_others};
 

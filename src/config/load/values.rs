@@ -375,7 +375,7 @@ fn join(items: &[&str], conjunction: &str) -> String {
 
 /// `" (did you mean `interval`?)"` when one of `candidates` is a plausible typo
 /// of `word`, else an empty string.
-pub(super) fn did_you_mean<'c>(
+pub(crate) fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> String {
