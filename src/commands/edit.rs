@@ -52,7 +52,6 @@ pub fn add(ctx: Context, args: &AddArgs) -> Result<Status, AppError> {
     let config = ctx.config()?;
     let text = read_config(&path)?;
     let url = parse_url(&args.url)?;
-    refuse_watched(&config, &url)?;
     let web = Web::new(&config.settings)?;
     let chosen = choose(&web, &url, args)?;
     refuse_watched(&config, &chosen.url)?;

@@ -106,16 +106,56 @@ fn source_range(text: &str, name: &str) -> Result<Range<usize>, EditError> {
         .map(|(at, _)| *at)
         .min();
     Ok(match next {
-        // The table owns the comments above it and the blank lines after it.
-        Some(next) => {
-            past_blank_lines(text, lines_above(text, start, comment_or_blank))
-                ..past_blank_lines(text, lines_above(text, next, comment_or_blank))
+        // It owns the comments above it, and what follows it up to the
+        // next table's comments.
+        Some(next) => lead_start(text, start)..lead_start(text, next),
+        // The last one owns the comments right above it and the blank lines
+        // above those, and its body: a comment after a blank line stays,
+        // and adding a table then removing it gives the file back as it was.
+        None => {
+            let above = lines_above(text, lines_above(text, start, comment), str::is_empty);
+            let end = body_end(text, start);
+            let end = if text[end..].trim().is_empty() {
+                text.len()
+            } else {
+                end
+            };
+            above..end
         }
-        // The last one owns only the comments right above it, and the blank
-        // lines above those, so that adding a table and removing it gives
-        // back the file as it was, trailing comments and all.
-        None => lines_above(text, lines_above(text, start, comment), str::is_empty)..text.len(),
     })
+}
+
+/// Where what belongs to the header at `at` starts: the comments above it,
+/// but not those that directly follow the content before them.
+fn lead_start(text: &str, at: usize) -> usize {
+    let gap = lines_above(text, at, comment_or_blank);
+    let gap = if gap > 0 {
+        past_lines(text, gap, comment)
+    } else {
+        gap
+    };
+    past_lines(text, gap, str::is_empty)
+}
+
+/// The end of the last line of the table at `at` that holds a key, or a
+/// comment with no blank line between it and one.
+fn body_end(text: &str, at: usize) -> usize {
+    let line_end = |from: usize| text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    let mut from = line_end(at);
+    let mut end = from;
+    let mut attached = true;
+    while from < text.len() {
+        let next = line_end(from);
+        let line = text[from..next].trim();
+        if line.is_empty() {
+            attached = false;
+        } else if !comment(line) || attached {
+            end = next;
+            attached = true;
+        }
+        from = next;
+    }
+    end
 }
 
 /// Every table header in the file: where it starts and its key path.
@@ -165,11 +205,11 @@ fn comment_or_blank(line: &str) -> bool {
     line.is_empty() || line.starts_with('#')
 }
 
-/// The first line at or after `from` (a line start) that is not blank.
-fn past_blank_lines(text: &str, mut from: usize) -> usize {
+/// The first line at or after `from` (a line start) that `take` refuses.
+fn past_lines(text: &str, mut from: usize, take: impl Fn(&str) -> bool) -> usize {
     while from < text.len() {
         let end = text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
-        if !text[from..end].trim().is_empty() {
+        if !take(text[from..end].trim()) {
             break;
         }
         from = end;
@@ -247,6 +287,19 @@ mod tests {
         assert!(
             out.ends_with("\"X-Team\" = \"desk\"\n\n# sport, hourly\n"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn a_comment_right_after_a_key_is_the_table_s_and_one_after_a_blank_line_is_not() {
+        let text = "[[source]]\nname = \"a\"\nurl = \"https://e.org/a\"\n# interval = \"1h\"\n\n\
+            # about b\n\n[[source]]\nname = \"b\"\nurl = \"https://e.org/b\"\n# old key\n\n# the end\n";
+        let without_a = without_source(text, "a").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(without_a, &text[text.find("# about b").unwrap_or(0)..]);
+        let without_b = without_source(text, "b").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            without_b,
+            "[[source]]\nname = \"a\"\nurl = \"https://e.org/a\"\n# interval = \"1h\"\n\n# about b\n\n# the end\n"
         );
     }
 

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod add;
 mod browser;
 mod cli;
 mod config_errors;
