@@ -15,9 +15,6 @@ use crate::polite::{self, Limits};
 use crate::source::discover::{self, Offered};
 use crate::source::{self, Document};
 
-/// Names are cut to this many characters, at a `-` when there is one.
-const MAX_NAME: usize = 40;
-
 /// What a running daemon needs to see the change.
 const RELOAD_HINT: &str = "a running daemon reads the change on reload: systemctl reload feedwatch (or kill -HUP its process)";
 
@@ -320,56 +317,12 @@ fn free_name(config: &Config, name: &str) -> Result<String, AppError> {
     }
 }
 
-/// From the feed's (or page's) title, else the host; `-2`, `-3`… when taken.
+/// From the feed's (or page's) title, else the host, as `import-opml`
+/// names them; `-2`, `-3`… when taken.
 fn derived_name(config: &Config, chosen: &Chosen) -> String {
-    let base = Some(slug(chosen.title()))
-        .filter(|s| !s.is_empty())
-        .or_else(|| chosen.url.host_str().map(slug).filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "source".to_string());
-    let mut name = base.clone();
-    let mut n = 1;
-    while config.source(&name).is_some() {
-        n += 1;
-        name = format!("{base}-{n}");
-    }
-    name
-}
-
-/// Lowercase ASCII letters and digits, runs of anything else as one `-`.
-fn slug(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let mut out = out.trim_end_matches('-').to_string();
-    if out.len() > MAX_NAME {
-        let cut = out[..MAX_NAME]
-            .rfind('-')
-            .filter(|&i| i > MAX_NAME / 2)
-            .unwrap_or(MAX_NAME);
-        out.truncate(cut);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slug;
-
-    #[test]
-    fn names_are_slugs_of_titles() {
-        assert_eq!(
-            slug("Frontline Archives - Community Care"),
-            "frontline-archives-community-care"
-        );
-        assert_eq!(slug("  Ça va? News & Views  "), "a-va-news-views");
-        assert_eq!(slug("www.example.org"), "www-example-org");
-        assert_eq!(slug("極速"), "");
-        let long = slug("A very long title that goes on and on about many things indeed");
-        assert_eq!(long, "a-very-long-title-that-goes-on-and-on");
-    }
+    let mut taken = config.sources.iter().map(|s| s.name.clone()).collect();
+    crate::opml::unique(
+        crate::opml::base_name(chosen.title(), &chosen.url),
+        &mut taken,
+    )
 }
