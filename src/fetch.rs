@@ -130,7 +130,7 @@ impl Fetched {
 }
 
 /// A shared HTTP client; cheap to clone, meant to live as long as the daemon.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Fetcher {
     /// Proxied as the environment says (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
     client: reqwest::Client,
@@ -141,6 +141,18 @@ pub struct Fetcher {
     proxied: Arc<Mutex<HashMap<Url, reqwest::Client>>>,
     agent: HeaderValue,
     pins: Arc<Vec<(String, std::net::SocketAddr)>>,
+}
+
+/// Says how many proxies are in use, never their addresses, which may hold a
+/// password.
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proxies = self.proxied.lock().map_or(0, |clients| clients.len());
+        f.debug_struct("Fetcher")
+            .field("agent", &self.agent)
+            .field("proxies", &proxies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Fetcher {

@@ -442,3 +442,40 @@ fn the_cookies_file_is_read_again_on_sighup() {
     assert_eq!(cookies.last().map(String::as_str), Some("session=second"));
     crate::support::hooks::stop(&mut daemon, soon);
 }
+
+#[test]
+fn a_signed_in_source_still_asks_conditionally() {
+    let server = feed_server();
+    let fw = Feedwatch::new();
+    fw.write_config(
+        Toml::journal()
+            .feed("news", &server.url("/feed"))
+            .line(format!("bearer_env = \"{TOKEN_ENV}\"")),
+    );
+    fw.run_with_env(&["check"], &[(TOKEN_ENV, TOKEN)])
+        .assert_code(0);
+    fw.run_with_env(&["check"], &[(TOKEN_ENV, TOKEN)])
+        .assert_code(0);
+    let requests = server.requests("/feed");
+    assert_eq!(requests.len(), 2);
+    let again = &requests[1];
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(again.header("authorization"), Some(bearer.as_str()));
+    assert!(again.header("if-none-match").is_some(), "{again:?}");
+    assert_eq!(again.status, 304);
+}
+
+#[test]
+fn a_missing_token_fails_the_poll_naming_the_variable() {
+    let server = feed_server();
+    let fw = Feedwatch::new();
+    fw.write_config(
+        Toml::journal()
+            .feed("news", &server.url("/feed"))
+            .line(format!("bearer_env = \"{TOKEN_ENV}\"")),
+    );
+    let out = fw.run(&["check"]);
+    out.assert_code(1);
+    assert!(out.stderr.contains(TOKEN_ENV), "{}", out.stderr);
+    assert_eq!(server.hits("/feed"), 0);
+}
