@@ -23,6 +23,10 @@ pub fn discover(ctx: Context, url: &str) -> Result<Status, AppError> {
     let url = parse_url(url)?;
     let web = Web::new(&config.settings)?;
     let page = web.get(&url, fetch::PAGE_ACCEPT)?;
+    if source::sniff(&page.body, page.content_type.as_deref()) == SourceKind::Feed {
+        eprintln!("{url} is a feed itself: `feedwatch add {url}` watches it");
+        return Ok(1);
+    }
     let offered = offered(&page)?;
     if offered.is_empty() {
         eprintln!("{url} offers no feeds (no <link rel=\"alternate\"> of RSS, Atom or JSON Feed)");

@@ -191,6 +191,15 @@ fn discover_lists_each_feed_with_its_absolute_url() {
 }
 
 #[test]
+fn discover_on_a_feed_says_it_is_one() {
+    let (server, fw, _) = setup();
+    let out = fw.run(&["discover", &server.url("/care.xml")]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("is a feed itself"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+#[test]
 fn pick_chooses_another_feed_and_page_watches_the_page_itself() {
     let (server, fw, before) = setup();
     fw.run(&["add", &server.url("/story"), "--pick", "2"])

@@ -479,3 +479,29 @@ fn a_missing_token_fails_the_poll_naming_the_variable() {
     assert!(out.stderr.contains(TOKEN_ENV), "{}", out.stderr);
     assert_eq!(server.hits("/feed"), 0);
 }
+
+#[test]
+fn a_cookie_the_server_sets_is_never_sent_back() {
+    let server = TestServer::start();
+    server.set(
+        "/feed",
+        Response::rss(clean_feed()).header("Set-Cookie", "tracker=1; Path=/"),
+    );
+    let fw = Feedwatch::new();
+    fw.write_config(
+        Toml::journal()
+            .feed("news", &server.url("/feed"))
+            .line("interval = \"1s\""),
+    );
+    let mut daemon = fw.spawn_daemon();
+    let soon = std::time::Duration::from_secs(20);
+    assert!(
+        daemon.wait_for_hits(&server, "/feed", 3, soon),
+        "{}",
+        daemon.stderr()
+    );
+    crate::support::hooks::stop(&mut daemon, soon);
+    for asked in server.requests("/feed") {
+        assert_eq!(asked.header("cookie"), None);
+    }
+}
