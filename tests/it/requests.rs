@@ -505,3 +505,22 @@ fn a_cookie_the_server_sets_is_never_sent_back() {
         assert_eq!(asked.header("cookie"), None);
     }
 }
+
+#[test]
+fn a_socks5h_proxy_is_asked_for_the_host_by_name() {
+    let server = feed_server();
+    let socks = Proxy::start_socks();
+    let proxy = socks.url().replacen("http://", "socks5h://", 1);
+    let url = on_localhost(&server.url("/feed"));
+    let fw = Feedwatch::new();
+    fw.write_config(
+        Toml::journal()
+            .feed("news", &url)
+            .line(format!("proxy = \"{proxy}\"")),
+    );
+    fw.run(&["check"]).assert_code(0);
+    let port = url.trim_start_matches("http://localhost:");
+    let port = port.split('/').next().unwrap_or_default();
+    assert_eq!(socks.seen(), [format!("CONNECT localhost:{port}")]);
+    assert_eq!(server.hits("/feed"), 1);
+}

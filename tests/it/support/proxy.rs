@@ -1,7 +1,7 @@
-//! A forward proxy on loopback, as a user's would be: absolute-form requests
-//! (`GET http://host/path`) are forwarded, `CONNECT host:port` is tunnelled,
-//! and every request line it was asked is kept, so a test can see that
-//! traffic went through it.
+//! Proxies on loopback, as a user's would be. The HTTP one forwards
+//! absolute-form requests (`GET http://host/path`) and tunnels `CONNECT
+//! host:port`; the SOCKS5 one connects where it is asked. Each keeps what it
+//! was asked, so a test can see that traffic went through it.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -22,6 +22,18 @@ impl Proxy {
         let loopback = {
             let seen = Arc::clone(&seen);
             Loopback::start("the test proxy", move |stream| relay(stream, &seen))
+        };
+        Proxy { loopback, seen }
+    }
+
+    /// A SOCKS5 proxy (no authentication) that records `CONNECT host:port`,
+    /// the host as the client sent it: a name when the client left the
+    /// resolving to the proxy (`socks5h`), an address otherwise.
+    pub fn start_socks() -> Proxy {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let loopback = {
+            let seen = Arc::clone(&seen);
+            Loopback::start("the test SOCKS proxy", move |stream| socks(stream, &seen))
         };
         Proxy { loopback, seen }
     }
@@ -95,4 +107,41 @@ fn copy_until_closed(from: &mut TcpStream, to: &mut TcpStream) -> io::Result<()>
         }
         to.write_all(&buf[..n])?;
     }
+}
+
+/// RFC 1928, the parts a client without credentials uses.
+fn socks(mut client: TcpStream, seen: &Mutex<Vec<String>>) -> io::Result<()> {
+    let mut greeting = [0u8; 2];
+    client.read_exact(&mut greeting)?;
+    let mut methods = vec![0u8; usize::from(greeting[1])];
+    client.read_exact(&mut methods)?;
+    client.write_all(&[5, 0])?;
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request)?;
+    let host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip)?;
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len)?;
+            let mut name = vec![0u8; usize::from(len[0])];
+            client.read_exact(&mut name)?;
+            String::from_utf8_lossy(&name).into_owned()
+        }
+        _ => {
+            return Err(io::Error::other(
+                "the test SOCKS proxy takes IPv4 addresses and names",
+            ));
+        }
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port)?;
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    lock(seen).push(format!("CONNECT {target}"));
+    let upstream = TcpStream::connect(&target)?;
+    client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])?;
+    tunnel(client, upstream)
 }
