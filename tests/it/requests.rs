@@ -258,7 +258,8 @@ fn a_followed_article_on_another_host_gets_no_sign_in() {
 fn a_configured_proxy_carries_plain_requests_and_tunnels_https() {
     let server = feed_server();
     let proxy = Proxy::start();
-    let tls_url = server.url("/tls").replacen("http://", "https://", 1);
+    let no_tls = crate::support::hostile::GarbageListener::start();
+    let tls_url = no_tls.https_url("/feed");
     let fw = Feedwatch::new();
     fw.write_config(
         Toml::journal()
@@ -267,14 +268,17 @@ fn a_configured_proxy_carries_plain_requests_and_tunnels_https() {
             .line("headers = { \"X-Team\" = \"desk\" }")
             .feed("secure", &tls_url),
     );
-    // The origin speaks no TLS, so the tunnelled source fails after its CONNECT.
+    // The far end answers the TLS handshake with garbage, so the tunnelled
+    // source fails, after its CONNECT.
     fw.run(&["check"]).assert_code(1);
     let seen = proxy.seen();
     assert!(
         seen.contains(&format!("GET {}", server.url("/feed"))),
         "{seen:?}"
     );
-    let authority = server.url("").trim_start_matches("http://").to_string();
+    let authority = tls_url
+        .trim_start_matches("https://")
+        .trim_end_matches("/feed");
     assert!(seen.contains(&format!("CONNECT {authority}")), "{seen:?}");
     assert_eq!(
         only_request(&server, "/feed").header("x-team"),
