@@ -54,6 +54,57 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print `[[source]]` tables for the feeds of an OPML file
     ImportOpml(ImportOpmlArgs),
+    /// Watch a URL: a feed, or the feed a page offers; appends a [[source]] table
+    Add(AddArgs),
+    /// Stop watching a source: removes its [[source]] table
+    Remove(RemoveArgs),
+    /// List the feeds a page offers
+    Discover(DiscoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A feed's URL, or a page that links to its feeds
+    pub url: String,
+    /// The source's name [default: from the feed's title, else the host]
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// How often to poll, like "30m" or "2h" [default: settings.interval]
+    #[arg(long, value_name = "D", value_parser = parse_interval)]
+    pub interval: Option<String>,
+    /// What to watch the URL as: feed (found on the page when it is one) or page
+    #[arg(long = "type", value_name = "T", value_parser = ["feed", "page"])]
+    pub kind: Option<String>,
+    /// Watch the page itself as a page source, not the feeds it offers
+    #[arg(long, conflicts_with_all = ["pick", "kind"])]
+    pub page: bool,
+    /// Which of the page's feeds to watch, as `discover` numbers them
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pick: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The source's name
+    pub name: String,
+    /// Also delete its history (items, versions, events) from the database
+    #[arg(long)]
+    pub purge: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// A page's URL
+    pub url: String,
+}
+
+/// An interval as typed, once it is known to be a duration longer than zero.
+fn parse_interval(text: &str) -> Result<String, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => Ok(text.trim().to_string()),
+        Ok(_) => Err("must be longer than zero".to_string()),
+        Err(e) => Err(format!("{e}; write it like \"15m\", \"1h 30m\" or \"90s\"")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,8 @@
 //! One fetch of a source: conditional GET, bounded redirects, a deadline for
 //! the whole exchange and a body cap counted after decompression.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -8,6 +10,7 @@ use reqwest::{Response, StatusCode, redirect};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
+use crate::config::RequestConfig;
 pub use error::FetchError;
 use error::{classify, redacted, refused_error, status_error};
 
@@ -68,6 +71,17 @@ pub struct FetchRequest<'a> {
     /// Whether the connection may wait for another request to the same
     /// host. Only a conditional request's ever does: see [`request_headers`].
     pub keep_alive: bool,
+    /// What the configuration adds: headers, sign-in, cookies, proxy.
+    pub extras: Option<Extras<'a>>,
+}
+
+/// A source's request settings, and the host they belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct Extras<'a> {
+    pub config: &'a RequestConfig,
+    /// Headers, sign-in and cookies go only to this URL's host and port,
+    /// never to a redirect or a link that leads elsewhere.
+    pub origin: &'a Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,11 +130,29 @@ impl Fetched {
 }
 
 /// A shared HTTP client; cheap to clone, meant to live as long as the daemon.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Fetcher {
+    /// Proxied as the environment says (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
     client: reqwest::Client,
     /// For links taken from fetched content: public addresses only, no proxy.
     guarded: reqwest::Client,
+    /// A client per configured proxy, built on first use and kept, so its
+    /// connections are reused from poll to poll.
+    proxied: Arc<Mutex<HashMap<Url, reqwest::Client>>>,
+    agent: HeaderValue,
+    pins: Arc<Vec<(String, std::net::SocketAddr)>>,
+}
+
+/// Says how many proxies are in use, never their addresses, which may hold a
+/// password.
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proxies = self.proxied.lock().map_or(0, |clients| clients.len());
+        f.debug_struct("Fetcher")
+            .field("agent", &self.agent)
+            .field("proxies", &proxies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Fetcher {
@@ -137,15 +169,40 @@ impl Fetcher {
     ) -> Result<Fetcher, FetchError> {
         let agent = HeaderValue::from_str(user_agent)
             .map_err(|_| FetchError::InvalidUserAgent(user_agent.to_owned()))?;
-        let client = build_client(&agent, false, pins)?;
-        let guarded = build_client(&agent, true, pins)?;
-        Ok(Fetcher { client, guarded })
+        let pins: Vec<(String, std::net::SocketAddr)> =
+            pins.iter().map(|(h, a)| (h.to_string(), *a)).collect();
+        let client = build_client(&agent, Route::Environment, &pins)?;
+        let guarded = build_client(&agent, Route::Guarded, &pins)?;
+        Ok(Fetcher {
+            client,
+            guarded,
+            proxied: Arc::default(),
+            agent,
+            pins: Arc::new(pins),
+        })
+    }
+
+    /// The client for a request's proxy: the environment's when it names none.
+    fn client_for(&self, req: &FetchRequest<'_>) -> Result<reqwest::Client, FetchError> {
+        let Some(proxy) = req.extras.and_then(|e| e.config.proxy.as_ref()) else {
+            return Ok(self.client.clone());
+        };
+        let mut clients = self
+            .proxied
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = clients.get(proxy) {
+            return Ok(client.clone());
+        }
+        let client = build_client(&self.agent, Route::Proxy(proxy), &self.pins)?;
+        clients.insert(proxy.clone(), client.clone());
+        Ok(client)
     }
 
     pub async fn fetch(&self, req: &FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
         let work = async {
             match req.url.scheme() {
-                "http" | "https" => self.fetch_http(&self.client, false, req).await,
+                "http" | "https" => self.fetch_http(&self.client_for(req)?, false, req).await,
                 "file" => fetch_file(req).await,
                 _ => Err(FetchError::UnsupportedScheme {
                     url: redacted(req.url),
@@ -166,7 +223,7 @@ impl Fetcher {
         let work = async {
             match req.url.scheme() {
                 "http" | "https" if allow_private => {
-                    self.fetch_http(&self.client, false, req).await
+                    self.fetch_http(&self.client_for(req)?, false, req).await
                 }
                 "http" | "https" => self.fetch_http(&self.guarded, true, req).await,
                 _ => Err(FetchError::UnsupportedScheme {
@@ -188,14 +245,17 @@ impl Fetcher {
         let mut url = req.url.clone();
         let mut visited = vec![url.clone()];
         let mut all_permanent = true;
+        let sign_in = extras::authorization(req)?;
         let response = loop {
             if guard {
                 guard::check_literal(&url).map_err(|refused| refused_error(&url, refused))?;
             }
+            let mut headers = request_headers(req);
+            extras::add(&mut headers, req, sign_in.as_ref(), &url);
             let response = client
                 .get(url.clone())
                 .timeout(req.timeout)
-                .headers(request_headers(req))
+                .headers(headers)
                 .send()
                 .await
                 .map_err(|err| classify(err, &url, req))?;
@@ -275,13 +335,26 @@ async fn within_deadline(
         })
 }
 
+/// How a client reaches servers.
+#[derive(Clone, Copy)]
+enum Route<'a> {
+    /// Through the proxy the environment names, if any: reqwest reads
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` unless told
+    /// `no_proxy()`.
+    Environment,
+    /// Public addresses only, never through a proxy.
+    Guarded,
+    /// Through this proxy whatever the environment says.
+    Proxy(&'a Url),
+}
+
 /// Built without a cookie store, so cookies are never kept. The guarded
 /// client resolves through [`guard::PublicOnly`] and never uses a proxy,
 /// which would connect on its behalf to addresses it never sees.
 fn build_client(
     agent: &HeaderValue,
-    guarded: bool,
-    pins: &[(&str, std::net::SocketAddr)],
+    route: Route<'_>,
+    pins: &[(String, std::net::SocketAddr)],
 ) -> Result<reqwest::Client, FetchError> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
@@ -297,10 +370,17 @@ fn build_client(
         .gzip(true)
         .brotli(true)
         .deflate(true);
-    if guarded {
-        builder = builder
-            .dns_resolver(std::sync::Arc::new(guard::PublicOnly))
-            .no_proxy();
+    match route {
+        Route::Environment => {}
+        Route::Guarded => {
+            builder = builder
+                .dns_resolver(std::sync::Arc::new(guard::PublicOnly))
+                .no_proxy();
+        }
+        Route::Proxy(proxy) => {
+            let proxy = reqwest::Proxy::all(proxy.clone()).map_err(FetchError::Client)?;
+            builder = builder.no_proxy().proxy(proxy);
+        }
     }
     for (host, addr) in pins {
         builder = builder.resolve(host, *addr);
@@ -489,6 +569,7 @@ fn file_etag(meta: &std::fs::Metadata) -> Vec<u8> {
 }
 
 mod error;
+mod extras;
 pub(crate) mod guard;
 #[cfg(test)]
 mod tests;

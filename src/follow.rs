@@ -190,6 +190,11 @@ impl Following<'_> {
             max_body: self.source.max_body,
             accept: fetch::PAGE_ACCEPT,
             keep_alive: true,
+            // Sign-in and cookies go with an article only on the source's own host.
+            extras: Some(fetch::Extras {
+                config: &self.source.request,
+                origin: &self.source.url,
+            }),
         };
         let fetched = match self
             .fetcher

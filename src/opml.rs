@@ -188,8 +188,8 @@ fn feed_url(raw: &str) -> Option<Url> {
 }
 
 /// A name from the title (letters and digits, words joined by `-`), else
-/// from the host.
-fn base_name(title: &str, url: &Url) -> String {
+/// from the host. `add` names its sources the same way.
+pub(crate) fn base_name(title: &str, url: &Url) -> String {
     let from_title = slug(title);
     if !from_title.is_empty() {
         return from_title;
@@ -216,7 +216,8 @@ fn slug(text: &str) -> String {
     out
 }
 
-fn unique(base: String, taken: &mut HashSet<String>) -> String {
+/// `base`, or `base-2`, `base-3`… when `taken` has it; recorded as taken.
+pub(crate) fn unique(base: String, taken: &mut HashSet<String>) -> String {
     let mut name = base.clone();
     let mut n = 2;
     while !taken.insert(name.clone()) {

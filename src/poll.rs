@@ -226,6 +226,10 @@ impl Step<'_> {
                 Some(SourceKind::Page) => fetch::PAGE_ACCEPT,
                 _ => fetch::FEED_ACCEPT,
             },
+            extras: Some(fetch::Extras {
+                config: &self.source.request,
+                origin: &self.source.url,
+            }),
         };
         let fetched = match self.poller.fetcher.fetch(&request).await {
             Ok(FetchOutcome::NotModified { validators, hints }) => {

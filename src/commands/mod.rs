@@ -1,6 +1,7 @@
 //! The commands: each reads the configuration, does one job, and says how it went.
 
 mod check;
+mod edit;
 mod inspect;
 mod outbox;
 mod report;
@@ -28,6 +29,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("cannot set up the HTTP client")]
     Http(#[source] FetchError),
+    #[error(transparent)]
+    Fetch(FetchError),
     #[error("cannot start the runtime")]
     Runtime(#[source] io::Error),
     #[error("daemon failed")]
@@ -133,6 +136,9 @@ pub fn run(command: Command, ctx: Context) -> Result<Status, AppError> {
         Command::Report(args) => report::report(ctx, &args),
         Command::Diff(args) => report::diff(ctx, &args),
         Command::ImportOpml(args) => report::import_opml(&args.file),
+        Command::Add(args) => edit::add(ctx, &args),
+        Command::Remove(args) => edit::remove(ctx, &args),
+        Command::Discover(args) => edit::discover(ctx, &args.url),
     }
 }
 

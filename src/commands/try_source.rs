@@ -6,7 +6,7 @@ use url::Url;
 use super::{AppError, Context, Status, command_runtime, emit};
 use crate::config::{SourceConfig, SourceKind};
 use crate::error::error_chain;
-use crate::fetch::{FEED_ACCEPT, FetchOutcome, FetchRequest, Fetcher, Validators};
+use crate::fetch::{Extras, FEED_ACCEPT, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::follow::Following;
 use crate::source::page::Page;
 use crate::source::{self, Document};
@@ -23,6 +23,10 @@ pub fn test(ctx: Context, target: &str, as_json: bool) -> Result<Status, AppErro
         max_body: target.max_body,
         accept: FEED_ACCEPT,
         keep_alive: false,
+        extras: Some(Extras {
+            config: &target.request,
+            origin: url,
+        }),
     };
     let rt = command_runtime()?;
     let fetched = match rt.block_on(fetcher.fetch(&request)) {
@@ -138,6 +142,8 @@ struct Target {
     timeout: std::time::Duration,
     max_body: u64,
     user_agent: String,
+    /// The source's request settings, or `[settings]`' for a bare URL.
+    request: crate::config::RequestConfig,
     /// The configured source, when the target names one.
     source: Option<SourceConfig>,
     allow_private_links: bool,
@@ -165,13 +171,16 @@ fn resolve(ctx: Context, target: &str) -> Result<Target, AppError> {
         timeout: source.as_ref().map_or(settings.timeout, |s| s.timeout),
         max_body: source.as_ref().map_or(settings.max_body, |s| s.max_body),
         user_agent: settings.user_agent,
+        request: source
+            .as_ref()
+            .map_or(settings.request, |s| s.request.clone()),
         allow_private_links: source.is_some() && settings.allow_private_links,
         source,
     })
 }
 
 /// The page's title and the text that would be compared, line by line.
-fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status, AppError> {
+pub(super) fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status, AppError> {
     if as_json {
         let value = json!({"kind": "page", "title": page.title, "items": [], "text": page.text});
         emit(&value.to_string())?;
@@ -216,7 +225,11 @@ fn to_json(doc: &Document) -> serde_json::Value {
     })
 }
 
-fn show(doc: &Document, how: &str, articles: &[Result<String, String>]) -> Result<(), AppError> {
+pub(super) fn show(
+    doc: &Document,
+    how: &str,
+    articles: &[Result<String, String>],
+) -> Result<(), AppError> {
     emit(&format!(
         "feed{how}: {} ({} items)",
         doc.title,

@@ -2,6 +2,7 @@
 //! table is walked by hand so that every problem in the file is found in one
 //! pass and reported with its line, column and key.
 
+mod request;
 mod sinks;
 mod sources;
 mod values;
@@ -15,7 +16,8 @@ use toml_edit::{ImDocument, TableLike, TomlError};
 use url::Url;
 
 use super::{Config, LogFormat, Retention, Settings};
-use values::{Checker, Spanned, Table, did_you_mean, line_column};
+pub(crate) use values::did_you_mean;
+use values::{Checker, Spanned, Table, line_column};
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["settings", "sink", "source"];
 const SETTINGS_KEYS: [&str; 19] = [
@@ -126,14 +128,27 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_str(&text, path, &Dirs::from_env())
+    parse(&text, path, &Dirs::from_env(), true)
+}
+
+/// Validates configuration text as [`load`] would find it at `path`: the
+/// files it names are read, as are the folders systemd gives.
+pub fn load_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    parse(text, path, &Dirs::from_env(), true)
 }
 
 /// Validates configuration text as if read from `path`. Touches neither the
 /// file system nor the environment.
 pub fn parse_str(text: &str, path: &Path, dirs: &Dirs) -> Result<Config, ConfigError> {
+    parse(text, path, dirs, false)
+}
+
+/// `reads_files`: whether the files the configuration names (a cookies
+/// file, secret files) are read and checked too.
+fn parse(text: &str, path: &Path, dirs: &Dirs, reads_files: bool) -> Result<Config, ConfigError> {
     let doc = ImDocument::parse(text).map_err(|e| syntax_error(&e, text, path))?;
     let mut ck = Checker::new(text);
+    ck.reads_files = reads_files;
     let root = Table {
         inner: doc.as_table(),
         at: 0,
@@ -151,7 +166,7 @@ pub fn parse_str(text: &str, path: &Path, dirs: &Dirs) -> Result<Config, ConfigE
     let sink_tables = array_of_tables(&mut ck, &root, "sink");
     let (sinks, sink_names) = sinks::read(&mut ck, &sink_tables, &bases);
     let source_tables = array_of_tables(&mut ck, &root, "source");
-    let sources = sources::read(&mut ck, &source_tables, &settings, &sink_names);
+    let sources = sources::read(&mut ck, &source_tables, &settings, &sink_names, &bases);
     finish(ck, path, |warnings| Config {
         path: path.to_path_buf(),
         settings,
@@ -288,7 +303,8 @@ fn array_of_tables<'a>(ck: &mut Checker<'_>, root: &Table<'a>, key: &str) -> Tab
 }
 
 fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings {
-    ck.check_keys(t, &SETTINGS_KEYS, |_| None);
+    let allowed = [&SETTINGS_KEYS[..], &request::REQUEST_KEYS[..]].concat();
+    ck.check_keys(t, &allowed, |_| None);
     let d = Settings::default();
     let database = match ck.string(t, "database") {
         Some(s) if s.value.trim().is_empty() => {
@@ -324,6 +340,7 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         report_dir: report_dir(ck, t, bases),
         report_window: ck.duration(t, "report_window").unwrap_or(d.report_window),
         report_url: report_url(ck, t),
+        request: request::read(ck, t, bases),
     }
 }
 

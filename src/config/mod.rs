@@ -2,7 +2,10 @@
 //! (a spanned document, then checked values), so every problem can name its
 //! file, line, column and key, and all of them are reported at once.
 
+mod edit;
 mod load;
+mod request;
+mod secret;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +16,11 @@ use url::Url;
 use crate::schedule::Schedule;
 
 pub use crate::source::SourceKind;
-pub use load::{ConfigError, Dirs, Problem, Problems, load, parse_str};
+pub use edit::{EditError, NewSource, with_source_appended, without_source, write_atomically};
+pub(crate) use load::did_you_mean;
+pub use load::{ConfigError, Dirs, Problem, Problems, load, load_text, parse_str};
+pub use request::{Auth, Cookie, CookieFile, RequestConfig, shown_proxy};
+pub use secret::{SecretReadError, readable_by_others};
 
 /// A fully validated configuration.
 #[derive(Debug, Clone)]
@@ -55,6 +62,8 @@ pub struct Settings {
     pub report_window: Duration,
     /// The address `report_dir` is served at (ends in `/`), for the feed's links.
     pub report_url: Option<Url>,
+    /// Headers, sign-in, cookies and proxy every source starts from.
+    pub request: RequestConfig,
 }
 
 impl Default for Settings {
@@ -83,6 +92,7 @@ impl Default for Settings {
             report_dir: None,
             report_window: Duration::from_secs(7 * 24 * 3600),
             report_url: None,
+            request: RequestConfig::default(),
         }
     }
 }
@@ -204,6 +214,8 @@ pub struct SourceConfig {
     pub article_select: Option<String>,
     pub select: Vec<String>,
     pub exclude: Vec<String>,
+    /// Headers, sign-in, cookies and proxy, settings' merged with its own.
+    pub request: RequestConfig,
 }
 
 /// Two configurations of a source are the same when every setting is;
@@ -227,6 +239,7 @@ impl PartialEq for SourceConfig {
             article_select,
             select,
             exclude,
+            request,
         } = self;
         *name == other.name
             && *url == other.url
@@ -247,6 +260,7 @@ impl PartialEq for SourceConfig {
             && *article_select == other.article_select
             && *select == other.select
             && *exclude == other.exclude
+            && *request == other.request
     }
 }
 

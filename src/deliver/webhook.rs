@@ -1,7 +1,6 @@
 //! The webhook sink: Standard Webhooks over HTTP POST, one attempt at a time.
 //! Retry policy lives with the caller; this says what one attempt came to.
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -12,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use sha2::Sha256;
 use url::Url;
 
-use crate::config::SecretRef;
+use crate::config::{SecretRef, readable_by_others};
 use crate::event::Event;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,23 +59,6 @@ pub fn decode_secret(raw: &str) -> Result<Vec<u8>, SecretError> {
         return Err(SecretError::Empty);
     }
     Ok(key)
-}
-
-#[cfg(unix)]
-fn readable_by_others(path: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o004 != 0).then(|| {
-        format!(
-            "the secret file {} is readable by every user; restrict it with chmod 600",
-            path.display()
-        )
-    })
-}
-
-#[cfg(not(unix))]
-fn readable_by_others(_path: &Path) -> Option<String> {
-    None
 }
 
 /// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`.

@@ -69,6 +69,16 @@ pub enum FetchError {
         #[source]
         source: guard::Refused,
     },
+    #[error("cannot sign in to {url}")]
+    Secret {
+        url: String,
+        #[source]
+        source: crate::config::SecretReadError,
+    },
+    #[error(
+        "the password or token for {url} cannot be sent in a header (it holds control characters)"
+    )]
+    BadCredential { url: String },
     #[error("{url} does not name a local file")]
     NotAFilePath { url: String },
     #[error("could not read {}", path.display())]

@@ -156,6 +156,7 @@ fn request<'a>(url: &'a Url, validators: &'a Validators) -> FetchRequest<'a> {
         max_body: 1024 * 1024,
         accept: "application/rss+xml, */*;q=0.8",
         keep_alive: true,
+        extras: None,
     }
 }
 

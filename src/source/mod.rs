@@ -3,6 +3,7 @@
 mod chunks;
 pub mod dates;
 pub mod decode;
+pub mod discover;
 pub mod feed;
 mod identity;
 mod json;

@@ -140,7 +140,7 @@ pub fn article_text(
 /// closes them (a stray end tag closes nothing, and `<div/>` is an open
 /// `div`, as in HTML; only inside SVG and MathML does `/>` close), while
 /// comments and the contents of scripts and styles are skipped.
-fn too_deep(html: &str) -> bool {
+pub(super) fn too_deep(html: &str) -> bool {
     let mut open: Vec<String> = Vec::new();
     let mut foreign = 0usize;
     let mut rest = html;
@@ -207,7 +207,7 @@ fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
 
 /// Runs the HTML parser and selectors so that a panic inside them is this
 /// page's error, never the caller's.
-fn guarded<T>(work: impl FnOnce() -> Result<T, PageError>) -> Result<T, PageError> {
+pub(super) fn guarded<T>(work: impl FnOnce() -> Result<T, PageError>) -> Result<T, PageError> {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()

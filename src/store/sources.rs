@@ -12,6 +12,13 @@ use crate::fetch::Validators;
 use crate::polite::Moved;
 use crate::source::SourceKind;
 
+/// What [`Store::purge_source`] deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub items: u64,
+    pub events: u64,
+}
+
 /// What the poller needs to know about a source before polling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceState {
@@ -227,6 +234,29 @@ impl Store {
         }
         tx.commit()?;
         Ok(results)
+    }
+
+    /// Deletes a source's row and, through the schema's cascades, its
+    /// items, versions, events and their deliveries, in one transaction.
+    /// Returns the items and events deleted, or `None` when nothing was held.
+    pub fn purge_source(&mut self, name: &str) -> Result<Option<Purged>> {
+        let tx = self.conn.transaction()?;
+        let count = |sql: &str| -> Result<u64> {
+            Ok(tx
+                .query_row(sql, [name], |r| r.get::<_, i64>(0))?
+                .unsigned_abs())
+        };
+        let purged = Purged {
+            items: count(
+                "SELECT COUNT(*) FROM item i JOIN source s ON s.id = i.source_id WHERE s.name = ?1",
+            )?,
+            events: count(
+                "SELECT COUNT(*) FROM event e JOIN source s ON s.id = e.source_id WHERE s.name = ?1",
+            )?,
+        };
+        let deleted = tx.execute("DELETE FROM source WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok((deleted > 0).then_some(purged))
     }
 
     pub fn list_sources(&self) -> Result<Vec<SourceRow>> {

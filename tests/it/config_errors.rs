@@ -314,3 +314,109 @@ exclude = [".advert", ".related"]
     out.assert_code(0);
     assert!(problems(&out.stderr).is_empty(), "{}", out.stderr);
 }
+
+/// Line and column (1-based) of the first `needle` in `text`.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    let line = line_of(text, needle, 0);
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.find(needle))
+        .map(|at| at + 1)
+        .or_fail(format!("{needle:?} is not in the file"));
+    (line, column)
+}
+
+/// `validate` reports exactly one problem, at `needle`, naming `key`, and
+/// saying `says`.
+fn assert_problem_at(text: &str, needle: &str, key: &str, says: &str) {
+    let (_fw, out) = validate(text);
+    out.assert_code(2);
+    let found = problems(&out.stderr);
+    assert_eq!(found.len(), 1, "{}", out.stderr);
+    let (line, column) = position_of(text, needle);
+    assert_eq!(
+        (found[0].line, found[0].column),
+        (line, column),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        names_key(&found[0], key),
+        "expected key {key}:\n{}",
+        out.stderr
+    );
+    assert!(
+        found[0].rest.contains(says),
+        "expected {says:?}:\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_header_value_with_a_control_character_is_named() {
+    let text = with_source(r#"headers = { "X-Team" = "desk\u0007" }"#);
+    let key = format!("{FRONTLINE}.headers.X-Team");
+    assert_problem_at(
+        &text,
+        r#""desk\u0007""#,
+        &key,
+        "not a valid HTTP header value",
+    );
+}
+
+#[test]
+fn a_password_from_both_a_file_and_the_environment_is_refused() {
+    let text = with_source(
+        r#"basic_auth = { username = "desk", password_file = "pw", password_env = "PW" }"#,
+    );
+    let key = format!("{FRONTLINE}.basic_auth.password_env");
+    assert_problem_at(&text, "password_env", &key, "not both");
+}
+
+#[test]
+fn a_proxy_of_another_scheme_is_refused() {
+    let text = with_source(r#"proxy = "ftp://proxy.example.org:21""#);
+    let key = format!("{FRONTLINE}.proxy");
+    assert_problem_at(&text, "\"ftp:", &key, "`socks5h`");
+}
+
+#[test]
+fn basic_auth_without_a_username_is_refused() {
+    let text = with_source(r#"basic_auth = { password_env = "PW" }"#);
+    let key = format!("{FRONTLINE}.basic_auth.username");
+    assert_problem_at(&text, "{ password_env", &key, "required but missing");
+}
+
+#[test]
+fn an_unreadable_cookies_file_is_named() {
+    let text = with_source(r#"cookies_file = "missing-cookies.txt""#);
+    let key = format!("{FRONTLINE}.cookies_file");
+    assert_problem_at(
+        &text,
+        "\"missing-cookies",
+        &key,
+        "cannot read the cookies file",
+    );
+}
+
+#[test]
+fn a_cookies_file_not_in_the_netscape_format_is_named() {
+    let fw = Feedwatch::new();
+    std::fs::write(fw.dir().join("cookies.txt"), "session=abc\n").or_fail("write cookies.txt");
+    let text = with_source(r#"cookies_file = "cookies.txt""#);
+    fw.write_config(&text);
+    let out = fw.run(&["validate"]);
+    out.assert_code(2);
+    let found = problems(&out.stderr);
+    assert_eq!(found.len(), 1, "{}", out.stderr);
+    assert_eq!(
+        (found[0].line, found[0].column),
+        position_of(&text, "\"cookies.txt")
+    );
+    assert!(
+        found[0].rest.contains("line 1: expected seven fields"),
+        "{}",
+        out.stderr
+    );
+}

@@ -335,6 +335,7 @@ async fn fetch_link(
         max_body: 1 << 20,
         accept: "text/html",
         keep_alive: true,
+        extras: None,
     };
     fetcher.fetch_link(&request, allow_private).await
 }

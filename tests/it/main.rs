@@ -5,6 +5,7 @@
 
 mod support;
 
+mod add;
 mod browser;
 mod cli;
 mod config_errors;
@@ -23,6 +24,7 @@ mod polite;
 mod publish;
 mod quirks;
 mod reports;
+mod requests;
 mod service;
 mod storage;
 mod support_selftest;

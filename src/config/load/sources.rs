@@ -7,11 +7,12 @@ use regex::Regex;
 use url::{Host, Url};
 
 use super::values::{Checker, Spanned, Table, did_you_mean, list};
-use super::{Tables, check_name, check_url, later_of};
+use super::{Bases, Tables, check_name, check_url, later_of, request, user_agent};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
 use crate::schedule::{CronSchedule, Schedule};
 
-const SOURCE_KEYS: [&str; 17] = [
+const SOURCE_KEYS: [&str; 18] = [
+    "user_agent",
     "name",
     "url",
     "type",
@@ -46,6 +47,7 @@ pub(super) fn read<'a>(
     tables: &Tables<'a>,
     settings: &Settings,
     sink_names: &[String],
+    bases: &Bases,
 ) -> Vec<SourceConfig> {
     let mut seen = HashMap::new();
     let mut sources = Vec::with_capacity(tables.len());
@@ -60,7 +62,7 @@ pub(super) fn read<'a>(
             t.label = format!("source \"{}\"", name.value);
             check_name(ck, &t, name, "source", &mut seen);
         }
-        sources.extend(read_one(ck, &t, name, settings, sink_names));
+        sources.extend(read_one(ck, &t, name, settings, sink_names, bases));
     }
     sources
 }
@@ -71,8 +73,14 @@ fn read_one(
     name: Option<Spanned<&str>>,
     settings: &Settings,
     sink_names: &[String],
+    bases: &Bases,
 ) -> Option<SourceConfig> {
-    ck.check_keys(t, &SOURCE_KEYS, |_| None);
+    let allowed = [&SOURCE_KEYS[..], &request::REQUEST_KEYS[..]].concat();
+    ck.check_keys(t, &allowed, |_| None);
+    let own = crate::config::RequestConfig {
+        user_agent: user_agent(ck, t),
+        ..request::read(ck, t, bases)
+    };
     let why = "every [[source]] needs the URL to watch";
     let url = check_url(ck, t, "url", &["http", "https", "file"], why);
     let kind = source_kind(ck, t);
@@ -94,6 +102,7 @@ fn read_one(
         exclude: selectors(ck, t, "exclude"),
         url: url?,
         schedule,
+        request: settings.request.overridden_by(own),
     };
     warn_about_kind(ck, t, kind);
     warn_if_impolite(ck, t, &source);

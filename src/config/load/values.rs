@@ -67,6 +67,9 @@ pub(super) struct Checker<'a> {
     text: &'a str,
     pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
+    /// Whether files the configuration names (cookies, secrets) are looked
+    /// at: by `load`, not by `parse_str`.
+    pub reads_files: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -75,6 +78,7 @@ impl<'a> Checker<'a> {
             text,
             problems: Vec::new(),
             warnings: Vec::new(),
+            reads_files: false,
         }
     }
 
@@ -371,7 +375,7 @@ fn join(items: &[&str], conjunction: &str) -> String {
 
 /// `" (did you mean `interval`?)"` when one of `candidates` is a plausible typo
 /// of `word`, else an empty string.
-pub(super) fn did_you_mean<'c>(
+pub(crate) fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> String {

@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod hooks;
 pub mod hostile;
 pub mod loopback;
+pub mod proxy;
 pub mod reading;
 pub mod receiver;
 pub mod runner;
