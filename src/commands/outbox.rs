@@ -42,11 +42,16 @@ pub fn redeliver(ctx: Context, args: &RedeliverArgs) -> Result<Status, AppError>
     let config = ctx.config()?;
     let mut store = open_store(&config.settings.database)?;
     // Log sinks are written at once and never fail quietly; only webhook
-    // deliveries are sent again.
+    // and email deliveries are sent again.
     let webhooks: Vec<String> = config
         .sinks
         .iter()
-        .filter(|s| matches!(s.kind, crate::config::SinkKind::Webhook { .. }))
+        .filter(|s| {
+            matches!(
+                s.kind,
+                crate::config::SinkKind::Webhook { .. } | crate::config::SinkKind::Email(_)
+            )
+        })
         .map(|s| s.name.clone())
         .collect();
     let queued = store.redeliver(args.id.as_deref(), &webhooks)?;
