@@ -11,6 +11,7 @@ mod config_errors;
 mod core;
 mod daemon;
 mod detect_properties;
+mod email;
 mod feedparser_parity;
 mod follow;
 mod formats;

@@ -85,13 +85,11 @@ fn bulk_headline(event: &Event) -> String {
         ("summary", _) => "summaries".to_string(),
         (field, _) => format!("{field}s"),
     };
-    let (lead, what) = match (bulk.removed.is_empty(), bulk.added.is_empty()) {
-        (true, _) => ("Feed defaced", format!("{place}{:?} added to", bulk.added)),
-        (false, true) => ("Feed changed", format!("{place}{:?} removed from", bulk.removed)),
-        (false, false) => (
-            "Feed defaced",
-            format!("{:?} replaced by {:?} in", bulk.removed, bulk.added),
-        ),
+    let (added, removed) = (bulk.added.trim(), bulk.removed.trim());
+    let (lead, what) = match (removed.is_empty(), added.is_empty()) {
+        (true, _) => ("Feed defaced", format!("{place}{added:?} added to")),
+        (false, true) => ("Feed changed", format!("{place}{removed:?} removed from")),
+        (false, false) => ("Feed defaced", format!("{removed:?} replaced by {added:?} in")),
     };
     format!("{lead}: {what} {count} {fields}")
 }

@@ -26,8 +26,8 @@ pub(super) const KEYS: [&str; 10] = [
 
 const SCHEMES: [&str; 3] = ["smtp+starttls", "smtps", "smtp"];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A shorter window would be a message per poll under another name.
-const MIN_DIGEST: Duration = Duration::from_secs(60);
+/// A zero window would be a message per event under another name.
+const MIN_DIGEST: Duration = Duration::from_secs(1);
 
 /// Reports keys an email sink does not take, naming the sink kind a key
 /// belongs to when it belongs to another.
