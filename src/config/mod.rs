@@ -120,7 +120,9 @@ pub struct SinkConfig {
 #[derive(Debug, Clone)]
 pub enum SinkKind {
     /// JSON lines; `None` means standard output.
-    Log { path: Option<PathBuf> },
+    Log {
+        path: Option<PathBuf>,
+    },
     Webhook {
         url: Url,
         secret: Option<SecretRef>,

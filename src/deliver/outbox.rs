@@ -233,8 +233,7 @@ async fn window_events(
     Ok(pending
         .into_iter()
         .filter(|d| {
-            chrono::DateTime::parse_from_rfc3339(&d.event.timestamp)
-                .map_or(true, |t| t < closes)
+            chrono::DateTime::parse_from_rfc3339(&d.event.timestamp).map_or(true, |t| t < closes)
         })
         .map(|d| (d.seq, d.event))
         .collect())

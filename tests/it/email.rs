@@ -12,9 +12,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::changes::{
-    self, EDITED_KEY, EDITED_LINK, FEED, HOSTILE_KEY, NAME,
-};
+use crate::support::changes::{self, EDITED_KEY, EDITED_LINK, FEED, HOSTILE_KEY, NAME};
 use crate::support::hooks::{Feed, delivery_states, integrity, listing, stop, str_of};
 use crate::support::smtp::{self, Received, Smtp};
 use crate::support::*;
@@ -107,10 +105,7 @@ impl Parsed {
     /// message is a `multipart/alternative` of exactly those two.
     fn parts(&self) -> (String, String) {
         let message = self.message();
-        let root = message
-            .root_part()
-            .content_type()
-            .or_fail("a Content-Type");
+        let root = message.root_part().content_type().or_fail("a Content-Type");
         assert_eq!(
             (root.ctype(), root.subtype()),
             ("multipart", Some("alternative")),
@@ -156,7 +151,10 @@ fn story_id(source: &str, key: &str) -> String {
 fn event_of<'a>(journal: &'a [Value], kind: &str, key: &str) -> Vec<&'a Value> {
     journal
         .iter()
-        .filter(|e| str_of(e, "/type") == kind && e.pointer("/item/key").and_then(Value::as_str) == Some(key))
+        .filter(|e| {
+            str_of(e, "/type") == kind
+                && e.pointer("/item/key").and_then(Value::as_str) == Some(key)
+        })
         .collect()
 }
 
@@ -211,11 +209,15 @@ fn each_change_arrives_as_a_threaded_multipart_message_with_feed_text_escaped() 
 
     // The content edit: headers, both parts, the word diff.
     let edit = by_id(&messages, event_of(&journal, "item.updated", EDITED_KEY)[0]);
-    let title = str_of(event_of(&journal, "item.updated", EDITED_KEY)[0], "/item/title");
+    let title = str_of(
+        event_of(&journal, "item.updated", EDITED_KEY)[0],
+        "/item/title",
+    );
     assert_eq!(edit.subject(), format!("[feedwatch] Edited: {title}"));
     assert_eq!(edit.header("Auto-Submitted"), "auto-generated");
     assert!(
-        edit.header("List-Id").ends_with("<mail.feedwatch.localhost>"),
+        edit.header("List-Id")
+            .ends_with("<mail.feedwatch.localhost>"),
         "{}",
         edit.header("List-Id")
     );
@@ -226,9 +228,18 @@ fn each_change_arrives_as_a_threaded_multipart_message_with_feed_text_escaped() 
     let to = parsed_edit.to().and_then(|a| a.first()).or_fail("To");
     assert_eq!(to.address(), Some(TO));
     let (text, html) = edit.parts();
-    assert!(text.starts_with(&format!("Edited: {title} (content)\n{EDITED_LINK}\n")), "{text}");
-    assert!(text.contains("[-also-]") && text.contains("{+that many+}"), "{text}");
-    assert!(html.contains(">that many</ins>") && html.contains(">also</del>"), "{html}");
+    assert!(
+        text.starts_with(&format!("Edited: {title} (content)\n{EDITED_LINK}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("[-also-]") && text.contains("{+that many+}"),
+        "{text}"
+    );
+    assert!(
+        html.contains(">that many</ins>") && html.contains(">also</del>"),
+        "{html}"
+    );
     assert!(html.contains(&format!("href=\"{EDITED_LINK}\"")), "{html}");
     for remote in ["<img", "<link", "src=", "url(", "@import", "<script"] {
         assert!(!html.to_lowercase().contains(remote), "{remote} in {html}");
@@ -240,7 +251,11 @@ fn each_change_arrives_as_a_threaded_multipart_message_with_feed_text_escaped() 
         .flat_map(|kind| event_of(&journal, kind, HOSTILE_KEY))
         .map(|e| by_id(&messages, e))
         .collect();
-    assert_eq!(hostile.len(), 3, "one new and two edits of the hostile story");
+    assert_eq!(
+        hostile.len(),
+        3,
+        "one new and two edits of the hostile story"
+    );
     let thread = story_id(NAME, HOSTILE_KEY);
     for message in &hostile {
         let replied = message.message();
@@ -251,11 +266,18 @@ fn each_change_arrives_as_a_threaded_multipart_message_with_feed_text_escaped() 
         assert!(!html.contains("<b>denies"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
     }
-    assert!(hostile[1].subject().starts_with("[feedwatch] Edited: <script>"));
+    assert!(
+        hostile[1]
+            .subject()
+            .starts_with("[feedwatch] Edited: <script>")
+    );
     let other = story_id(NAME, EDITED_KEY);
     assert_eq!(edit.message().in_reply_to().as_text(), Some(other.as_str()));
 
-    let chat = by_id(&messages, event_of(&journal, "item.new", CHAT_HOSTILE_KEY)[0]);
+    let chat = by_id(
+        &messages,
+        event_of(&journal, "item.new", CHAT_HOSTILE_KEY)[0],
+    );
     assert_eq!(chat.subject(), format!("[feedwatch] New: {CHAT_HOSTILE}"));
     let (text, html) = chat.parts();
     assert!(text.contains(CHAT_HOSTILE), "{text}");
@@ -282,7 +304,10 @@ fn a_defaced_feed_sends_one_message() {
     let subject = messages[0].subject();
     assert_eq!(
         subject,
-        format!("[feedwatch] Feed defaced: prefix {:?} added to 10 titles", SPAM_PREFIX.trim_end()),
+        format!(
+            "[feedwatch] Feed defaced: prefix {:?} added to 10 titles",
+            SPAM_PREFIX.trim_end()
+        ),
     );
     let (text, html) = messages[0].parts();
     assert!(text.contains("10 items:"), "{text}");
@@ -300,7 +325,10 @@ fn a_digest_sends_one_message_for_a_window() {
     }
     let journal = m.fw.events();
     assert_eq!(journal.len(), 4, "{journal:#?}");
-    assert!(m.smtp.messages().is_empty(), "sent before the window closed");
+    assert!(
+        m.smtp.messages().is_empty(),
+        "sent before the window closed"
+    );
     let mut messages = Vec::new();
     for _ in 0..60 {
         thread::sleep(Duration::from_millis(500));
@@ -320,7 +348,10 @@ fn a_digest_sends_one_message_for_a_window() {
     let (text, html) = messages[0].parts();
     for event in &journal {
         let id = str_of(event, "/id");
-        assert!(text.contains(id) && html.contains(id), "{id} missing:\n{text}");
+        assert!(
+            text.contains(id) && html.contains(id),
+            "{id} missing:\n{text}"
+        );
     }
     assert!(text.contains("{+that many+}"), "{text}");
     assert!(html.contains(">that many</ins>"), "{html}");
@@ -331,7 +362,9 @@ fn a_digest_sends_one_message_for_a_window() {
 #[test]
 fn a_permanent_refusal_makes_the_event_dead_with_the_servers_words() {
     let rejected = "gone@example.org";
-    let Some(m) = Mail::start(&[rejected]) else { return };
+    let Some(m) = Mail::start(&[rejected]) else {
+        return;
+    };
     m.fw.write_config(
         changes::config(&m.origin, "", "1s")
             .sink("mail", "email")
@@ -349,7 +382,9 @@ fn a_permanent_refusal_makes_the_event_dead_with_the_servers_words() {
     assert_eq!(dead.len(), 2, "{}", failed.stdout);
     assert!(failed.stdout.contains("550"), "{}", failed.stdout);
     assert!(
-        failed.stdout.contains("mailbox unavailable, no such user here"),
+        failed
+            .stdout
+            .contains("mailbox unavailable, no such user here"),
         "{}",
         failed.stdout
     );
@@ -380,9 +415,15 @@ fn a_server_that_is_down_leaves_events_pending_until_it_is_back() {
         .filter(|l| l.contains("  mail  "))
         .collect();
     assert_eq!(mail_rows.len(), 2, "{}", pending.stdout);
-    assert!(mail_rows.iter().all(|l| l.contains("pending")), "{}", pending.stdout);
     assert!(
-        mail_rows.iter().any(|l| l.contains("last error: SMTP server: Connection error")),
+        mail_rows.iter().all(|l| l.contains("pending")),
+        "{}",
+        pending.stdout
+    );
+    assert!(
+        mail_rows
+            .iter()
+            .any(|l| l.contains("last error: SMTP server: Connection error")),
         "{}",
         pending.stdout
     );
@@ -428,15 +469,18 @@ fn sigkill_of_the_daemon_mid_stream_loses_no_message() {
         assert_eq!(integrity(&db), "ok", "after SIGKILL in round {round}");
     }
     let mut daemon = m.fw.spawn_daemon();
-    assert!(daemon.wait_for_stderr("running", SOON), "{}", daemon.stderr());
+    assert!(
+        daemon.wait_for_stderr("running", SOON),
+        "{}",
+        daemon.stderr()
+    );
     let mut all = false;
     for _ in 0..60 {
-        let journal: BTreeSet<String> = m
-            .fw
-            .complete_events()
-            .iter()
-            .map(|e| format!("{}@alerts.example.org", str_of(e, "/id")))
-            .collect();
+        let journal: BTreeSet<String> =
+            m.fw.complete_events()
+                .iter()
+                .map(|e| format!("{}@alerts.example.org", str_of(e, "/id")))
+                .collect();
         let sent: BTreeSet<String> = parsed(&m.smtp.messages())
             .iter()
             .map(Parsed::message_id)

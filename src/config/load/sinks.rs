@@ -119,9 +119,14 @@ fn check_sink_keys(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<Kind>) {
         let (owner, this) = match kind {
             Some(Kind::Log) if WEBHOOK_KEYS.contains(&key) => ("webhook", "log"),
             Some(Kind::Webhook) if LOG_KEYS.contains(&key) => ("log", "webhook"),
-            Some(Kind::Log | Kind::Webhook) if email::KEYS.contains(&key) => {
-                ("email", if kind == Some(Kind::Log) { "log" } else { "webhook" })
-            }
+            Some(Kind::Log | Kind::Webhook) if email::KEYS.contains(&key) => (
+                "email",
+                if kind == Some(Kind::Log) {
+                    "log"
+                } else {
+                    "webhook"
+                },
+            ),
             _ => return None,
         };
         Some(format!(

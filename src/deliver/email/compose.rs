@@ -83,7 +83,11 @@ pub fn message(head: &Letterhead, events: &[Event]) -> Result<Message, lettre::e
         "Sent by feedwatch to the email sink \"{}\". Event{}: {}.",
         head.sink,
         if events.len() == 1 { "" } else { "s" },
-        events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+        events
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut builder = Message::builder()
         .from(head.from.clone())
@@ -158,9 +162,12 @@ mod tests {
         let (a, b, c) = (about("k1"), about("k1"), about("k2"));
         assert_eq!(thread_id(&head(), &a), thread_id(&head(), &b));
         assert_ne!(thread_id(&head(), &a), thread_id(&head(), &c));
-        assert_ne!(message_id(&head(), &[a.clone()]), message_id(&head(), &[b]));
+        assert_ne!(
+            message_id(&head(), std::slice::from_ref(&a)),
+            message_id(&head(), &[b])
+        );
         assert_eq!(
-            message_id(&head(), &[a.clone()]),
+            message_id(&head(), std::slice::from_ref(&a)),
             format!("<{}@example.org>", a.id)
         );
     }

@@ -89,7 +89,10 @@ fn bulk_headline(event: &Event) -> String {
     let (lead, what) = match (removed.is_empty(), added.is_empty()) {
         (true, _) => ("Feed defaced", format!("{place}{added:?} added to")),
         (false, true) => ("Feed changed", format!("{place}{removed:?} removed from")),
-        (false, false) => ("Feed defaced", format!("{removed:?} replaced by {added:?} in")),
+        (false, false) => (
+            "Feed defaced",
+            format!("{removed:?} replaced by {added:?} in"),
+        ),
     };
     format!("{lead}: {what} {count} {fields}")
 }
@@ -297,7 +300,11 @@ fn html_items(out: &mut String, event: &Event) {
         }
     }
     if event.items.len() > ITEMS_LISTED {
-        let _ = writeln!(out, "<li>and {} more</li>", event.items.len() - ITEMS_LISTED);
+        let _ = writeln!(
+            out,
+            "<li>and {} more</li>",
+            event.items.len() - ITEMS_LISTED
+        );
     }
     out.push_str("</ul>\n");
 }

@@ -132,8 +132,7 @@ pub fn received(dir: &Path) -> Vec<Received> {
         .into_iter()
         .map(|eml| {
             let meta = fs::read_to_string(eml.with_extension("json")).or_fail("read an envelope");
-            let meta: serde_json::Value =
-                serde_json::from_str(&meta).or_fail("parse an envelope");
+            let meta: serde_json::Value = serde_json::from_str(&meta).or_fail("parse an envelope");
             let recipients = meta["rcpt_tos"]
                 .as_array()
                 .or_fail("an envelope lists its recipients")

@@ -63,7 +63,9 @@ pub(super) fn read(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option
     let password = secret_ref(ck, t, bases, ["password_file", "password_env"]);
     login_pairs(ck, t);
     let digest = digest(ck, t);
-    let ca_file = ck.string(t, "ca_file").and_then(|s| ca_file(ck, t, s, bases));
+    let ca_file = ck
+        .string(t, "ca_file")
+        .and_then(|s| ca_file(ck, t, s, bases));
     if let (Some(server), Some(_)) = (&smtp, t.get("ca_file"))
         && server.security == SmtpSecurity::Plain
     {
@@ -130,7 +132,10 @@ fn smtp(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<SmtpServer> {
             "`{raw}` has a path or query; give only the scheme, host and port"
         ));
     }
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = url.port().unwrap_or(match security {
         SmtpSecurity::Plain => 25,
         SmtpSecurity::StartTls => 587,
@@ -212,9 +217,11 @@ fn login_pairs(ck: &mut Checker<'_>, t: &Table<'_>) {
             t.path("username"),
             "a username needs a password: add `password_file` or `password_env`",
         ),
-        (None, Some((key, at))) => {
-            ck.problem(at, t.path(key), "a password needs a `username` to log in with")
-        }
+        (None, Some((key, at))) => ck.problem(
+            at,
+            t.path(key),
+            "a password needs a `username` to log in with",
+        ),
         _ => {}
     }
 }
@@ -248,4 +255,3 @@ fn ca_file(
     }
     Some(bases.config(s.value))
 }
-
