@@ -5,6 +5,7 @@
 //! server that is down and comes back, and SIGKILLs that lose nothing.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
@@ -499,4 +500,75 @@ fn sigkill_of_the_daemon_mid_stream_loses_no_message() {
     assert_eq!(states.get("dead"), None, "{states:?}");
     let journal = m.fw.events();
     assert_eq!(journal.len(), feed.stories.len(), "{journal:#?}");
+}
+
+#[test]
+fn the_html_part_reads_on_a_phone() {
+    let Some(browser) = crate::browser::chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install Chromium for this test"
+        );
+        eprintln!("no Chromium installed: the email screenshot was not taken");
+        return;
+    };
+    let Some(m) = Mail::start(&[]) else { return };
+    m.configure(&m.smtp.url(), "");
+    for step in 0..3 {
+        m.serve(changes::feed_at(step));
+        m.check().assert_code(0);
+    }
+    let journal = m.fw.events();
+    let messages = parsed(&m.smtp.wait_for(journal.len(), SOON));
+    let edit = by_id(&messages, event_of(&journal, "item.updated", EDITED_KEY)[0]);
+    let (_, html) = edit.parts();
+    let page = m.fw.dir().join("message.html");
+    std::fs::write(&page, &html).or_fail("write the HTML part");
+    let blank = m.fw.dir().join("blank.html");
+    std::fs::write(&blank, "<!DOCTYPE html><title>blank</title>").or_fail("write a blank page");
+    let profile = m.fw.dir().join("chromium-profile");
+    let url = |p: &std::path::Path| format!("file://{}", p.display());
+
+    let out = crate::browser::headless(&browser, &profile)
+        .args(["--window-size=390,844", "--dump-dom"])
+        .arg(url(&page))
+        .output()
+        .or_fail("run Chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains(">that many</ins>"), "{dom}");
+    assert!(!dom.to_lowercase().contains("<script"), "{dom}");
+
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("email-screenshots");
+    std::fs::create_dir_all(&artifacts).or_fail("create the artifact folder");
+    let mut sizes = Vec::new();
+    for (name, source) in [("email-phone", &page), ("blank-phone", &blank)] {
+        let shot = artifacts.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&shot);
+        let status = crate::browser::headless(&browser, &profile)
+            .arg("--window-size=390,1200")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(url(source))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .or_fail("run Chromium for a screenshot");
+        assert!(status.success());
+        assert_eq!(crate::browser::png_size(&shot).0, 390, "{}", shot.display());
+        sizes.push(
+            std::fs::metadata(&shot)
+                .or_fail("stat the screenshot")
+                .len(),
+        );
+        eprintln!("screenshot: {}", shot.display());
+    }
+    // Text and colour compress far worse than an empty page does.
+    assert!(
+        sizes[0] > sizes[1] * 3,
+        "the message looks blank: {sizes:?} bytes"
+    );
 }
