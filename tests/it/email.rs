@@ -572,3 +572,54 @@ fn the_html_part_reads_on_a_phone() {
         "the message looks blank: {sizes:?} bytes"
     );
 }
+
+/// Sends the first step's two events through a TLS server (`mode`), the
+/// sink trusting the test's own CA through `ca_file`.
+fn sent_over_tls(mode: &str, scheme: &str) {
+    let Some(python) = smtp::python() else { return };
+    let fw = Feedwatch::new();
+    let origin = TestServer::start();
+    let (ca, cert, key) = smtp::certificates(fw.dir());
+    let server = Smtp::start_tls(&python, &fw.dir().join("mail"), mode, &cert, &key);
+    let sink = |extra: &str| {
+        changes::config(&origin, "", "1s")
+            .sink("mail", "email")
+            .line(format!("smtp = \"{scheme}://127.0.0.1:{}\"", server.port))
+            .line(format!("from = \"{FROM}\""))
+            .line(format!("to = [\"{TO}\"]"))
+            .line(extra)
+    };
+    // Without the CA the server is not trusted: nothing is sent, the
+    // events wait.
+    fw.write_config(sink(""));
+    origin.set(FEED, Response::rss(changes::feed_at(0)));
+    fw.run(&["check"]).assert_code(0);
+    origin.set(FEED, Response::rss(changes::feed_at(1)));
+    fw.run(&["check"]).assert_code(1);
+    assert!(server.messages().is_empty());
+    let pending = fw.run(&["deliveries"]).stdout;
+    assert!(pending.contains("  mail  pending"), "{pending}");
+
+    fw.write_config(sink(&format!("ca_file = \"{}\"", ca.display())));
+    let mut received = Vec::new();
+    for _ in 0..40 {
+        fw.run(&["check"]);
+        received = server.messages();
+        if received.len() >= 2 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(received.len(), 2, "{}", fw.run(&["deliveries"]).stdout);
+    assert!(received.iter().all(|r| r.tls), "sent in the clear");
+}
+
+#[test]
+fn starttls_to_a_server_trusted_through_ca_file() {
+    sent_over_tls("starttls", "smtp+starttls");
+}
+
+#[test]
+fn smtps_to_a_server_trusted_through_ca_file() {
+    sent_over_tls("smtps", "smtps");
+}

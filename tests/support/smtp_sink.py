@@ -1,16 +1,18 @@
 """An SMTP server for tests/it/email.rs, built on aiosmtpd.
 
-    python smtp_sink.py OUTDIR PORT [REJECTED_ADDRESS...]
+    python smtp_sink.py OUTDIR PORT [--reject ADDRESS]... [--tls starttls|smtps --cert PEM --key PEM]
 
 Listens on 127.0.0.1:PORT (0: any free port), prints the port on one line
 once it accepts connections, and writes each message it receives to OUTDIR
 as NNNNNN.eml (the raw data as received) beside NNNNNN.json (the envelope).
-RCPT TO one of REJECTED_ADDRESS is answered with a permanent 550.
+RCPT TO a rejected address is answered with a permanent 550. With --tls,
+STARTTLS is required before MAIL, or TLS starts with the connection.
 """
+import argparse
 import asyncio
 import json
 import os
-import sys
+import ssl
 
 from aiosmtpd.smtp import SMTP
 
@@ -32,7 +34,12 @@ class Handler:
         stem = os.path.join(self.outdir, "%06d" % self.count)
         with open(stem + ".tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
-        meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}
+        meta = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
+        }
         with open(stem + ".json", "w") as f:
             json.dump(meta, f)
         # The message appears whole or not at all.
@@ -41,13 +48,36 @@ class Handler:
 
 
 async def main():
-    outdir, port = sys.argv[1], int(sys.argv[2])
-    handler = Handler(outdir, sys.argv[3:])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("outdir")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--reject", action="append", default=[])
+    parser.add_argument("--tls", choices=["starttls", "smtps"])
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    args = parser.parse_args()
+    handler = Handler(args.outdir, args.reject)
+    context = None
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+    starttls = args.tls == "starttls"
+
+    def factory():
+        return SMTP(
+            handler,
+            enable_SMTPUTF8=True,
+            hostname="smtp.test",
+            tls_context=context if starttls else None,
+            require_starttls=starttls,
+        )
+
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, enable_SMTPUTF8=True, hostname="smtp.test"),
+        factory,
         "127.0.0.1",
-        port,
+        args.port,
+        ssl=context if args.tls == "smtps" else None,
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()

@@ -43,11 +43,13 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One received message: the raw bytes and the envelope's recipients.
+/// One received message: the raw bytes, the envelope's recipients, and
+/// whether it came over TLS.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub raw: Vec<u8>,
     pub recipients: Vec<String>,
+    pub tls: bool,
 }
 
 /// A running aiosmtpd; stopped when dropped. Messages are kept in `dir`,
@@ -62,12 +64,32 @@ impl Smtp {
     /// Starts the server on `port` (0: any) writing to `dir`; RCPT TO any
     /// of `rejected` is answered 550.
     pub fn start(python: &Path, dir: &Path, port: u16, rejected: &[&str]) -> Smtp {
+        let rejects = rejected.iter().flat_map(|r| ["--reject", r]);
+        Smtp::spawn(python, dir, port, rejects.map(str::to_owned).collect())
+    }
+
+    /// Starts a server speaking TLS (`mode` "starttls" or "smtps") with
+    /// the certificate and key in these PEM files.
+    pub fn start_tls(python: &Path, dir: &Path, mode: &str, cert: &Path, key: &Path) -> Smtp {
+        let args = ["--tls", mode, "--cert"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([
+                cert.display().to_string(),
+                "--key".into(),
+                key.display().to_string(),
+            ])
+            .collect();
+        Smtp::spawn(python, dir, 0, args)
+    }
+
+    fn spawn(python: &Path, dir: &Path, port: u16, args: Vec<String>) -> Smtp {
         fs::create_dir_all(dir).or_fail("create the mail folder");
         let mut child = Command::new(python)
             .arg(SCRIPT)
             .arg(dir)
             .arg(port.to_string())
-            .args(rejected)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -118,6 +140,31 @@ impl Drop for Smtp {
     }
 }
 
+/// A certificate authority and a certificate it signed for 127.0.0.1, as
+/// PEM files in `dir`: (CA, certificate, key).
+pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().or_fail("make the CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).or_fail("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).or_fail("sign the CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().or_fail("make the server key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .or_fail("server parameters")
+        .signed_by(&key, &issuer)
+        .or_fail("sign the server certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    fs::write(&paths.0, ca.pem()).or_fail("write the CA");
+    fs::write(&paths.1, cert.pem()).or_fail("write the certificate");
+    fs::write(&paths.2, key.serialize_pem()).or_fail("write the key");
+    paths
+}
+
 /// The messages written to `dir`, in the order they arrived.
 pub fn received(dir: &Path) -> Vec<Received> {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -142,6 +189,7 @@ pub fn received(dir: &Path) -> Vec<Received> {
             Received {
                 raw: fs::read(&eml).or_fail("read a message"),
                 recipients,
+                tls: meta["tls"].as_bool().unwrap_or(false),
             }
         })
         .collect()
