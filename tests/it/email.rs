@@ -14,7 +14,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::support::changes::{self, EDITED_KEY, EDITED_LINK, FEED, HOSTILE_KEY, NAME};
-use crate::support::hooks::{Feed, delivery_states, integrity, listing, stop, str_of};
+use crate::support::hooks::{
+    Feed, delivery_states, integrity, listing, stop, str_of, write_secret,
+};
 use crate::support::smtp::{self, Received, Smtp};
 use crate::support::*;
 
@@ -622,4 +624,64 @@ fn starttls_to_a_server_trusted_through_ca_file() {
 #[test]
 fn smtps_to_a_server_trusted_through_ca_file() {
     sent_over_tls("smtps", "smtps");
+}
+
+#[test]
+fn a_login_reads_the_password_file_and_a_refused_login_is_retried_not_dead() {
+    const PASSWORD: &str = "fw-smtp-password-5d2e9a-never-print-me";
+    let Some(python) = smtp::python() else { return };
+    let fw = Feedwatch::new();
+    let origin = TestServer::start();
+    let (ca, cert, key) = smtp::certificates(fw.dir());
+    let server = Smtp::start_with_login(
+        &python,
+        &fw.dir().join("mail"),
+        (&cert, &key),
+        "feedwatch",
+        PASSWORD,
+    );
+    let config = |password_file: &str| {
+        changes::config(&origin, "", "1s")
+            .sink("mail", "email")
+            .line(format!(
+                "smtp = \"smtp+starttls://127.0.0.1:{}\"",
+                server.port
+            ))
+            .line(format!("from = \"{FROM}\""))
+            .line(format!("to = [\"{TO}\"]"))
+            .line(format!("ca_file = \"{}\"", ca.display()))
+            .line("username = \"feedwatch\"")
+            .line(format!("password_file = \"{password_file}\""))
+    };
+    // A wrong password: the login is refused (535), which no retry of the
+    // message would change, but fixing the password would; the event waits.
+    write_secret(fw.dir(), "wrong.password", "not-the-password", 0o600);
+    fw.write_config(config("wrong.password"));
+    origin.set(FEED, Response::rss(changes::feed_at(0)));
+    fw.run(&["check"]).assert_code(0);
+    origin.set(FEED, Response::rss(changes::feed_at(1)));
+    let refused = fw.run(&["check"]);
+    refused.assert_code(1);
+    let listed = fw.run(&["deliveries"]).stdout;
+    assert!(listed.contains("  mail  pending"), "{listed}");
+    assert!(listed.contains("535"), "{listed}");
+    assert!(!listed.contains("  mail  dead"), "{listed}");
+
+    write_secret(fw.dir(), "smtp.password", PASSWORD, 0o600);
+    fw.write_config(config("smtp.password"));
+    let mut outputs = vec![refused.stdout, refused.stderr, listed];
+    let mut received = Vec::new();
+    for _ in 0..40 {
+        let out = fw.run(&["check"]);
+        outputs.extend([out.stdout, out.stderr]);
+        received = server.messages();
+        if received.len() >= 2 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(received.len(), 2, "{}", fw.run(&["deliveries"]).stdout);
+    for text in &outputs {
+        assert!(!text.contains(PASSWORD), "the password was printed: {text}");
+    }
 }

@@ -1,12 +1,14 @@
 """An SMTP server for tests/it/email.rs, built on aiosmtpd.
 
-    python smtp_sink.py OUTDIR PORT [--reject ADDRESS]... [--tls starttls|smtps --cert PEM --key PEM]
+    python smtp_sink.py OUTDIR PORT [--reject ADDRESS]...
+        [--tls starttls|smtps --cert PEM --key PEM] [--login USER:PASSWORD]
 
 Listens on 127.0.0.1:PORT (0: any free port), prints the port on one line
 once it accepts connections, and writes each message it receives to OUTDIR
 as NNNNNN.eml (the raw data as received) beside NNNNNN.json (the envelope).
 RCPT TO a rejected address is answered with a permanent 550. With --tls,
-STARTTLS is required before MAIL, or TLS starts with the connection.
+STARTTLS is required before MAIL, or TLS starts with the connection. With
+--login, mail is taken only after AUTH with that user and password.
 """
 import argparse
 import asyncio
@@ -14,7 +16,7 @@ import json
 import os
 import ssl
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
@@ -55,6 +57,7 @@ async def main():
     parser.add_argument("--tls", choices=["starttls", "smtps"])
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--login")
     args = parser.parse_args()
     handler = Handler(args.outdir, args.reject)
     context = None
@@ -62,6 +65,11 @@ async def main():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
     starttls = args.tls == "starttls"
+    login = tuple(args.login.encode().split(b":", 1)) if args.login else None
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == login
+        return AuthResult(success=ok, handled=False)
 
     def factory():
         return SMTP(
@@ -70,6 +78,9 @@ async def main():
             hostname="smtp.test",
             tls_context=context if starttls else None,
             require_starttls=starttls,
+            authenticator=authenticator if login else None,
+            auth_required=login is not None,
+            auth_require_tls=True,
         )
 
     loop = asyncio.get_running_loop()

@@ -71,15 +71,19 @@ impl Smtp {
     /// Starts a server speaking TLS (`mode` "starttls" or "smtps") with
     /// the certificate and key in these PEM files.
     pub fn start_tls(python: &Path, dir: &Path, mode: &str, cert: &Path, key: &Path) -> Smtp {
-        let args = ["--tls", mode, "--cert"]
-            .map(str::to_owned)
-            .into_iter()
-            .chain([
-                cert.display().to_string(),
-                "--key".into(),
-                key.display().to_string(),
-            ])
-            .collect();
+        Smtp::spawn(python, dir, 0, tls_args(mode, cert, key))
+    }
+
+    /// A STARTTLS server that takes mail only after AUTH as `user` with `password`.
+    pub fn start_with_login(
+        python: &Path,
+        dir: &Path,
+        (cert, key): (&Path, &Path),
+        user: &str,
+        password: &str,
+    ) -> Smtp {
+        let mut args = tls_args("starttls", cert, key);
+        args.extend(["--login".to_owned(), format!("{user}:{password}")]);
         Smtp::spawn(python, dir, 0, args)
     }
 
@@ -138,6 +142,17 @@ impl Drop for Smtp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn tls_args(mode: &str, cert: &Path, key: &Path) -> Vec<String> {
+    vec![
+        "--tls".to_owned(),
+        mode.to_owned(),
+        "--cert".to_owned(),
+        cert.display().to_string(),
+        "--key".to_owned(),
+        key.display().to_string(),
+    ]
 }
 
 /// A certificate authority and a certificate it signed for 127.0.0.1, as
