@@ -173,6 +173,28 @@ mod tests {
     }
 
     #[test]
+    fn no_feed_text_can_add_a_header() {
+        let mut event = about("k1");
+        if let Some(item) = event.item.as_mut() {
+            item.title = "Story\r\nBcc: victim@example.org\nX-Injected: yes 极速".into();
+        }
+        let mut head = head();
+        head.to = vec![head.from.clone()];
+        let Ok(message) = message(&head, &[event]) else {
+            panic!("the message was not built");
+        };
+        let raw = String::from_utf8_lossy(&message.formatted()).to_string();
+        let headers = raw.split("\r\n\r\n").next().unwrap_or_default();
+        for line in headers.split("\r\n") {
+            assert!(
+                !line.starts_with("Bcc:") && !line.starts_with("X-Injected:"),
+                "{headers}"
+            );
+        }
+        assert!(headers.is_ascii(), "{headers}");
+    }
+
+    #[test]
     fn list_ids_are_made_of_safe_characters() {
         assert_eq!(
             head().list_id(),

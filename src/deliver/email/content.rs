@@ -364,6 +364,49 @@ mod tests {
         assert!(!html.contains("href=\"http://evil"), "{html}");
     }
 
+    fn source_event(kind: EventKind, error: Option<&str>) -> Event {
+        let mut draft = Draft::new(kind);
+        draft.error = error.map(str::to_string);
+        let source = SourceRef {
+            name: "council".into(),
+            url: "https://example.org/news".into(),
+        };
+        draft.into_event(&source, chrono::Utc::now())
+    }
+
+    #[test]
+    fn every_kind_of_event_says_what_happened_first() {
+        let failing = source_event(EventKind::SourceFailing, Some("HTTP 503"));
+        assert_eq!(headline(&failing), "Failing: council — HTTP 503");
+        let recovered = source_event(EventKind::SourceRecovered, None);
+        assert_eq!(headline(&recovered), "Recovered: council");
+        let page = source_event(EventKind::PageChanged, None);
+        assert_eq!(headline(&page), "Page changed: council");
+        let mut removed = edited("Gone story");
+        removed.kind = EventKind::ItemRemoved;
+        assert_eq!(headline(&removed), "Taken down: Gone story");
+        let mut new = edited("Fresh story");
+        new.kind = EventKind::ItemNew;
+        assert_eq!(long_headline(&new), "New: Fresh story");
+        let mut bulk = source_event(EventKind::BulkChange, None);
+        bulk.bulk = Some(crate::event::Bulk {
+            field: "title".into(),
+            edit: "prefix_added".into(),
+            added: "SPAM ".into(),
+            removed: String::new(),
+            summary: String::new(),
+        });
+        bulk.items = vec![new.item.clone().unwrap_or_else(|| unreachable!()); 3];
+        assert_eq!(
+            headline(&bulk),
+            "Feed defaced: prefix \"SPAM\" added to 3 titles"
+        );
+        assert_eq!(
+            subject(&[failing, recovered]),
+            "[feedwatch] 2 changes: Failing: council — HTTP 503; Recovered: council"
+        );
+    }
+
     #[test]
     fn edits_name_their_fields() {
         assert_eq!(long_headline(&edited("New")), "Edited: New (title)");
