@@ -3,7 +3,8 @@
 # argument overrides), seeded from the test fixtures. Not part of CI.
 #   fuzz/run.sh [SECONDS] [TARGET...]
 # A crash leaves its input under fuzz/artifacts/TARGET/; turn each into a
-# regression test in tests/fuzz_regressions.rs named after what it found.
+# regression test in tests/it (hostile.rs or quirks.rs, by what the input
+# is) named after what it found.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-120}"
