@@ -155,9 +155,15 @@ fn text_event(out: &mut String, event: &Event) {
                 Piece::Added(s) => {
                     let _ = write!(out, "{{+{s}+}}");
                 }
-                Piece::Gap => out.push_str(" … "),
+                Piece::Gap => {
+                    if !out.ends_with(char::is_whitespace) {
+                        out.push(' ');
+                    }
+                    out.push_str("… ");
+                }
             }
         }
+        out.truncate(out.trim_end_matches(' ').len());
         out.push('\n');
     }
     if !event.items.is_empty() {
