@@ -331,6 +331,13 @@ fn a_digest_sends_one_message_for_a_window() {
         m.smtp.messages().is_empty(),
         "sent before the window closed"
     );
+    let waiting = m.fw.run(&["deliveries", "--sink", "mail"]).stdout;
+    assert_eq!(waiting.matches("  mail  pending").count(), 4, "{waiting}");
+    assert_eq!(
+        waiting.matches("in the next digest").count(),
+        4,
+        "{waiting}"
+    );
     let mut messages = Vec::new();
     for _ in 0..60 {
         thread::sleep(Duration::from_millis(500));

@@ -60,12 +60,15 @@ pub fn message_id(head: &Letterhead, events: &[Event]) -> String {
     }
 }
 
-/// The id every message about the same story replies to, if the event is
-/// about a story or a page.
+/// The id every message about the same story replies to: one thread per
+/// item, one per page, and one for a source's failing and recovering.
 pub fn thread_id(head: &Letterhead, event: &Event) -> Option<String> {
+    // An item key never starts with a NUL, so the source's own threads
+    // cannot meet a story's.
     let key = match (&event.item, event.kind) {
         (Some(item), _) => item.key.as_str(),
         (None, EventKind::PageChanged) => "",
+        (None, EventKind::SourceFailing | EventKind::SourceRecovered) => "\0health",
         _ => return None,
     };
     let mut hash = Sha256::new();
@@ -170,6 +173,25 @@ mod tests {
             message_id(&head(), std::slice::from_ref(&a)),
             format!("<{}@example.org>", a.id)
         );
+    }
+
+    #[test]
+    fn a_sources_failing_and_recovering_make_one_thread() {
+        let source = SourceRef {
+            name: "s".into(),
+            url: "https://example.org/".into(),
+        };
+        let now = chrono::Utc::now();
+        let [failing, recovered, page] = [
+            EventKind::SourceFailing,
+            EventKind::SourceRecovered,
+            EventKind::PageChanged,
+        ]
+        .map(|kind| Draft::new(kind).into_event(&source, now));
+        let health = thread_id(&head(), &failing);
+        assert!(health.is_some());
+        assert_eq!(health, thread_id(&head(), &recovered));
+        assert_ne!(health, thread_id(&head(), &page));
     }
 
     #[test]
