@@ -314,6 +314,17 @@ fn a_defaced_feed_sends_one_message() {
     let (text, html) = messages[0].parts();
     assert!(text.contains("10 items:"), "{text}");
     assert!(html.contains(SPAM_PREFIX.trim_end()), "{html}");
+
+    // Sent again by hand, it is recognisably the same message.
+    let id = str_of(&journal[0], "/id");
+    m.fw.run(&["redeliver", id]).assert_code(0);
+    m.check().assert_code(0);
+    let again = parsed(&m.smtp.wait_for(2, SOON));
+    assert_eq!(again.len(), 2);
+    assert_eq!(again[1].message_id(), again[0].message_id());
+    assert_eq!(again[1].message_id(), format!("{id}@alerts.example.org"));
+    assert_eq!(again[1].subject(), subject);
+    assert_eq!(again[1].header("Date"), again[0].header("Date"));
 }
 
 #[test]
