@@ -11,7 +11,7 @@
 //! detect     held items vs read items → versions to write, event drafts
 //! diff       line and word diffs of changed fields
 //! store      SQLite: versions and events in one transaction, the outbox
-//! deliver    events → log and webhook sinks, in order, at least once
+//! deliver    events → log, webhook and email sinks, in order, at least once
 //! poll       one poll as a list of the steps above
 //!
 //! daemon     tasks, signals, reload, shutdown (with notify, metrics, prune)

@@ -364,11 +364,15 @@ async fn deliver_held(config: &Arc<Config>, poller: &Poller) -> bool {
             true
         }
     };
-    for sink in outbox::webhook_sinks(config) {
+    let mut gathering = Vec::new();
+    for sink in outbox::outbox_sinks(config) {
         match outbox::drain_once(&sink, &poller.store, &poller.leases).await {
             Ok(done) => {
                 if done.delivered > 0 {
-                    tracing::info!(sink = %sink.name, delivered = done.delivered, "webhook deliveries sent");
+                    tracing::info!(sink = %sink.name, delivered = done.delivered, "deliveries sent");
+                }
+                if done.gathering {
+                    gathering.push(sink.name.clone());
                 }
                 failed |= done.dead > 0;
             }
@@ -380,8 +384,12 @@ async fn deliver_held(config: &Arc<Config>, poller: &Poller) -> bool {
     }
     // Every sink this process delivers, also a webhook that could not
     // start (its secret unreadable): what it leaves queued is a failed
-    // delivery.
-    for sink in config.sinks.iter().filter(|s| poller.leases.holds(&s.name)) {
+    // delivery, unless a digest is gathering it on purpose.
+    let held = config
+        .sinks
+        .iter()
+        .filter(|s| poller.leases.holds(&s.name) && !gathering.contains(&s.name));
+    for sink in held {
         let waiting = poller
             .store
             .lock()

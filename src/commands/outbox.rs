@@ -15,9 +15,18 @@ pub fn deliveries(ctx: Context, args: &DeliveriesArgs) -> Result<Status, AppErro
     }
     let store = open_store(&config.settings.database)?;
     let rows = store.list_deliveries(args.failed, args.sink.as_deref(), args.limit)?;
+    let digests: Vec<&str> = config
+        .sinks
+        .iter()
+        .filter(|s| matches!(&s.kind, crate::config::SinkKind::Email(e) if e.digest.is_some()))
+        .map(|s| s.name.as_str())
+        .collect();
     for row in rows {
         let when = match row.state.as_str() {
             "delivered" => row.delivered_at.clone().unwrap_or_default(),
+            "pending" if row.next_attempt.is_none() && digests.contains(&row.sink.as_str()) => {
+                "in the next digest".into()
+            }
             "pending" => row
                 .next_attempt
                 .as_ref()
@@ -42,11 +51,16 @@ pub fn redeliver(ctx: Context, args: &RedeliverArgs) -> Result<Status, AppError>
     let config = ctx.config()?;
     let mut store = open_store(&config.settings.database)?;
     // Log sinks are written at once and never fail quietly; only webhook
-    // deliveries are sent again.
+    // and email deliveries are sent again.
     let webhooks: Vec<String> = config
         .sinks
         .iter()
-        .filter(|s| matches!(s.kind, crate::config::SinkKind::Webhook { .. }))
+        .filter(|s| {
+            matches!(
+                s.kind,
+                crate::config::SinkKind::Webhook { .. } | crate::config::SinkKind::Email(_)
+            )
+        })
         .map(|s| s.name.clone())
         .collect();
     let queued = store.redeliver(args.id.as_deref(), &webhooks)?;

@@ -130,13 +130,50 @@ pub struct SinkConfig {
 #[derive(Debug, Clone)]
 pub enum SinkKind {
     /// JSON lines; `None` means standard output.
-    Log { path: Option<PathBuf> },
+    Log {
+        path: Option<PathBuf>,
+    },
     Webhook {
         url: Url,
         secret: Option<SecretRef>,
         timeout: Duration,
         retry_for: Duration,
     },
+    Email(Box<EmailSink>),
+}
+
+/// An email sink: where to send, as whom, to whom, and how often.
+#[derive(Debug, Clone)]
+pub struct EmailSink {
+    pub smtp: SmtpServer,
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
+    pub username: Option<String>,
+    pub password: Option<SecretRef>,
+    /// One message per window of this length instead of one per event.
+    pub digest: Option<Duration>,
+    /// A PEM file of certificate authorities trusted for this server, beside the system's.
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub retry_for: Duration,
+}
+
+/// An SMTP server from `smtp = "smtp+starttls://host:587"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub security: SmtpSecurity,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: no encryption (a local relay).
+    Plain,
+    /// `smtp+starttls://`: STARTTLS is required.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Tls,
 }
 
 /// Where a webhook secret comes from; the secret itself is read only when needed.

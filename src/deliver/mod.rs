@@ -1,5 +1,6 @@
 //! Delivery: which sinks an event goes to, and draining the outbox to them.
 
+pub mod email;
 pub mod lease;
 pub mod log;
 pub mod outbox;

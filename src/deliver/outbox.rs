@@ -1,5 +1,6 @@
-//! Draining the outbox to webhook sinks: one worker per sink, strictly in
-//! order, retrying with backoff until the event is delivered or dead.
+//! Draining the outbox to webhook and email sinks: one worker per sink,
+//! strictly in order, retrying with backoff until the event is delivered or
+//! dead.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::Leases;
+use super::email::Mailer;
 use super::webhook::{Attempt, Webhook, load_secret};
 use crate::config::{Config, SinkKind};
 use crate::error::error_chain;
+use crate::event::Event;
 use crate::metrics::{DeliveryOutcome, METRICS};
 use crate::store::{Shared, StoreError};
 
@@ -25,18 +28,83 @@ const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work queued by another process (a
 /// `check` beside the daemon leaves its events to the daemon).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// The most events one digest message carries; the rest go in the next.
+const DIGEST_MOST: usize = 500;
 
-/// A webhook sink ready to send.
+/// A sink the outbox drains, ready to send.
 #[derive(Debug, Clone)]
-pub struct WebhookSink {
+pub struct OutboxSink {
     pub name: String,
-    pub hook: Webhook,
+    pub channel: Channel,
     pub retry_for: Duration,
 }
 
-/// The configured webhook sinks. A sink whose secret cannot be read is left
-/// out (its events wait, queued) and the reason logged, without the secret.
-pub fn webhook_sinks(config: &Config) -> Vec<WebhookSink> {
+/// How a sink's events leave; each says what one attempt came to.
+#[derive(Debug, Clone)]
+pub enum Channel {
+    Webhook(Webhook),
+    Email(Box<Mailer>),
+}
+
+impl Channel {
+    /// The longest one send may take.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Channel::Webhook(hook) => hook.timeout(),
+            Channel::Email(mailer) => mailer.timeout(),
+        }
+    }
+
+    /// For a digest, how long events gather before one message takes them all.
+    fn window(&self) -> Option<Duration> {
+        match self {
+            Channel::Webhook(_) => None,
+            Channel::Email(mailer) => mailer.digest,
+        }
+    }
+
+    /// Sends `events`: one, unless the sink sends digests.
+    async fn send(&self, events: &[Event], now_unix: i64) -> Attempt {
+        match (self, events) {
+            (Channel::Webhook(hook), [event, ..]) => hook.send(event, now_unix).await,
+            (Channel::Email(mailer), [_, ..]) => mailer.send(events).await,
+            (_, []) => Attempt::Delivered,
+        }
+    }
+}
+
+/// The configured sinks the outbox drains. A sink whose secret cannot be
+/// read is left out (its events wait, queued) and the reason logged,
+/// without the secret.
+pub fn outbox_sinks(config: &Config) -> Vec<OutboxSink> {
+    let mut sinks = webhook_sinks(config);
+    sinks.extend(config.sinks.iter().filter_map(email_sink));
+    sinks
+}
+
+fn email_sink(sink: &crate::config::SinkConfig) -> Option<OutboxSink> {
+    let SinkKind::Email(email) = &sink.kind else {
+        return None;
+    };
+    match Mailer::new(&sink.name, email) {
+        Ok((mailer, warning)) => {
+            if let Some(w) = warning {
+                warn!(sink = %sink.name, "{w}");
+            }
+            Some(OutboxSink {
+                name: sink.name.clone(),
+                channel: Channel::Email(Box::new(mailer)),
+                retry_for: email.retry_for,
+            })
+        }
+        Err(e) => {
+            error!(sink = %sink.name, "sink not started, its events stay queued: {}", error_chain(&e));
+            None
+        }
+    }
+}
+
+fn webhook_sinks(config: &Config) -> Vec<OutboxSink> {
     let mut sinks = Vec::new();
     for sink in &config.sinks {
         let SinkKind::Webhook {
@@ -61,9 +129,9 @@ pub fn webhook_sinks(config: &Config) -> Vec<WebhookSink> {
             }
         };
         match Webhook::new(url.clone(), key, *timeout, &config.settings.user_agent) {
-            Ok(hook) => sinks.push(WebhookSink {
+            Ok(hook) => sinks.push(OutboxSink {
                 name: sink.name.clone(),
-                hook,
+                channel: Channel::Webhook(hook),
                 retry_for: *retry_for,
             }),
             Err(e) => {
@@ -89,15 +157,18 @@ pub enum Step {
     Disabled,
     /// Another process delivers this sink's events (it holds the lease).
     NotHeld,
+    /// A digest's window is open: its message goes at this time.
+    Gathering(DateTime<Utc>),
 }
 
-/// Tries the head of the sink's queue once, if it is due.
+/// Tries the head of the sink's queue once, if it is due (with the rest of
+/// its window, for a digest).
 pub async fn attempt_next(
-    sink: &WebhookSink,
+    sink: &OutboxSink,
     store: &Shared,
     leases: &Leases,
 ) -> Result<Step, StoreError> {
-    if !leases.holds_for(&sink.name, sink.hook.timeout()) {
+    if !leases.holds_for(&sink.name, sink.channel.timeout()) {
         return Ok(Step::NotHeld);
     }
     let name = sink.name.clone();
@@ -114,24 +185,96 @@ pub async fn attempt_next(
     if let Some(at) = head.next_attempt.filter(|at| *at > now) {
         return Ok(Step::Wait(at));
     }
-    let attempt = sink.hook.send(&head.event, now.timestamp()).await;
-    let (name, seq, id) = (sink.name.clone(), head.seq, head.event.id.clone());
-    let expired =
-        now - head.created_at >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default();
+    let batch = match sink.channel.window() {
+        None => vec![(head.seq, head.event.clone())],
+        Some(window) => {
+            let closes = head.created_at + chrono::Duration::from_std(window).unwrap_or_default();
+            if closes > now {
+                return Ok(Step::Gathering(closes));
+            }
+            window_events(store, &sink.name, closes).await?
+        }
+    };
+    let events: Vec<Event> = batch.iter().map(|(_, e)| e.clone()).collect();
+    let seqs: Vec<i64> = batch.iter().map(|(seq, _)| *seq).collect();
+    let attempt = sink.channel.send(&events, now.timestamp()).await;
+    let carried = Carried {
+        head: head.seq,
+        id: head.event.id,
+        attempts: head.attempts,
+        seqs,
+        expired: now - head.created_at
+            >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default(),
+    };
+    settle(sink, store, carried, attempt).await
+}
+
+/// The deliveries one attempt carried: the queue's head and, for a digest,
+/// the rest of its window.
+struct Carried {
+    head: i64,
+    id: String,
+    attempts: u32,
+    seqs: Vec<i64>,
+    /// The head has been retried for as long as the sink allows.
+    expired: bool,
+}
+
+/// The pending events of a digest whose window closed at `closes`, oldest first.
+async fn window_events(
+    store: &Shared,
+    sink: &str,
+    closes: DateTime<Utc>,
+) -> Result<Vec<(i64, Event)>, StoreError> {
+    let name = sink.to_string();
+    let pending = store
+        .run(move |s| s.pending_deliveries(&name, DIGEST_MOST))
+        .await?;
+    Ok(pending
+        .into_iter()
+        .filter(|d| {
+            chrono::DateTime::parse_from_rfc3339(&d.event.timestamp).map_or(true, |t| t < closes)
+        })
+        .map(|d| (d.seq, d.event))
+        .collect())
+}
+
+/// Records what an attempt came to, for every event it carried.
+async fn settle(
+    sink: &OutboxSink,
+    store: &Shared,
+    carried: Carried,
+    attempt: Attempt,
+) -> Result<Step, StoreError> {
+    let now = Utc::now();
+    let Carried {
+        head: seq,
+        id,
+        attempts,
+        seqs,
+        expired,
+    } = carried;
+    let name = sink.name.clone();
+    let kill = |error: String| {
+        let (name, seqs) = (name.clone(), seqs.clone());
+        move |s: &mut crate::store::Store| {
+            seqs.iter()
+                .try_for_each(|seq| s.kill_delivery(&name, *seq, &error))
+        }
+    };
     let step = match attempt {
         Attempt::Delivered => {
             METRICS.delivery(DeliveryOutcome::Delivered);
+            let seqs = seqs.clone();
             store
-                .run(move |s| s.mark_delivered(&name, &[seq], Utc::now()))
+                .run(move |s| s.mark_delivered(&name, &seqs, Utc::now()))
                 .await?;
             Step::Delivered
         }
         Attempt::Retry { error, .. } if expired => {
             METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "giving up after the retry period: {error}");
-            store
-                .run(move |s| s.kill_delivery(&name, seq, &error))
-                .await?;
+            store.run(kill(error)).await?;
             Step::Dead
         }
         Attempt::Retry { error, after } => {
@@ -140,7 +283,7 @@ pub async fn attempt_next(
             // whole queue waits behind this event.
             let wait = after
                 .map(|after| after.clamp(MIN_RETRY_AFTER, MAX_BACKOFF))
-                .unwrap_or_else(|| backoff(head.attempts));
+                .unwrap_or_else(|| backoff(attempts));
             let next = now + wait;
             info!(sink = %sink.name, event = %id, "delivery failed, retrying in {}: {error}", humantime::format_duration(round(wait)));
             store
@@ -162,9 +305,7 @@ pub async fn attempt_next(
         Attempt::Rejected(error) => {
             METRICS.delivery(DeliveryOutcome::Dead);
             warn!(sink = %sink.name, event = %id, "delivery rejected, event is dead: {error}");
-            store
-                .run(move |s| s.kill_delivery(&name, seq, &error))
-                .await?;
+            store.run(kill(error)).await?;
             Step::Dead
         }
     };
@@ -190,12 +331,14 @@ pub struct Drained {
     pub delivered: usize,
     /// Given up on during this pass.
     pub dead: usize,
+    /// A digest window is still open: its events wait by design.
+    pub gathering: bool,
 }
 
 /// Sends everything that is due now, stopping at the first event that must
 /// wait for a retry (order is kept); for `check`.
 pub async fn drain_once(
-    sink: &WebhookSink,
+    sink: &OutboxSink,
     store: &Shared,
     leases: &Leases,
 ) -> Result<Drained, StoreError> {
@@ -204,6 +347,10 @@ pub async fn drain_once(
         match attempt_next(sink, store, leases).await? {
             Step::Delivered => done.delivered += 1,
             Step::Dead => done.dead += 1,
+            Step::Gathering(_) => {
+                done.gathering = true;
+                return Ok(done);
+            }
             Step::Wait(_) | Step::Idle | Step::Disabled | Step::NotHeld => return Ok(done),
         }
     }
@@ -213,7 +360,7 @@ pub async fn drain_once(
 /// middle of an attempt (the event stays queued and is sent again later:
 /// delivery is at least once).
 pub async fn run_worker(
-    sink: WebhookSink,
+    sink: OutboxSink,
     store: Shared,
     leases: Arc<Leases>,
     wake: Arc<Notify>,
@@ -232,7 +379,7 @@ pub async fn run_worker(
         };
         let pause = match step {
             Ok(Step::Delivered | Step::Dead) => continue,
-            Ok(Step::Wait(at)) => (at - Utc::now())
+            Ok(Step::Wait(at) | Step::Gathering(at)) => (at - Utc::now())
                 .to_std()
                 .unwrap_or_default()
                 .min(IDLE_CHECK),

@@ -34,7 +34,14 @@ pub enum SecretError {
 /// base64 of the key bytes, as Standard Webhooks says; anything else is used
 /// as raw bytes. The second value is a warning to log, if any.
 pub fn load_secret(secret: &SecretRef) -> Result<(Vec<u8>, Option<String>), SecretError> {
-    let (raw, warning) = match secret {
+    let (raw, warning) = read_secret(secret)?;
+    Ok((decode_secret(raw.trim())?, warning))
+}
+
+/// A secret's text as written in its file or variable, with a warning to
+/// log when the file is readable by every user.
+pub fn read_secret(secret: &SecretRef) -> Result<(String, Option<String>), SecretError> {
+    Ok(match secret {
         SecretRef::File(path) => (
             std::fs::read_to_string(path).map_err(|source| SecretError::File {
                 path: path.clone(),
@@ -46,8 +53,7 @@ pub fn load_secret(secret: &SecretRef) -> Result<(Vec<u8>, Option<String>), Secr
             std::env::var(name).map_err(|_| SecretError::Env(name.clone()))?,
             None,
         ),
-    };
-    Ok((decode_secret(raw.trim())?, warning))
+    })
 }
 
 pub fn decode_secret(raw: &str) -> Result<Vec<u8>, SecretError> {

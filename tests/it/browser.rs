@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use crate::support::OrFail;
 use crate::support::changes::*;
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let candidates = ["chromium", "chromium-browser", "google-chrome"];
     let path = std::env::var_os("PATH").unwrap_or_default();
     candidates.iter().find_map(|name| {
@@ -23,7 +23,7 @@ fn chromium() -> Option<PathBuf> {
     })
 }
 
-fn headless(browser: &Path, profile: &Path) -> Command {
+pub(crate) fn headless(browser: &Path, profile: &Path) -> Command {
     let mut cmd = Command::new(browser);
     cmd.args([
         "--headless",
@@ -39,7 +39,7 @@ fn headless(browser: &Path, profile: &Path) -> Command {
 }
 
 /// Width and height of a PNG file, from its header.
-fn png_size(path: &Path) -> (u32, u32) {
+pub(crate) fn png_size(path: &Path) -> (u32, u32) {
     let bytes = fs::read(path).or_fail("read the screenshot");
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     let word =

@@ -420,3 +420,49 @@ fn a_cookies_file_not_in_the_netscape_format_is_named() {
         out.stderr
     );
 }
+
+#[test]
+fn an_email_sink_names_every_missing_or_contradictory_key() {
+    let text = format!(
+        "{HEAD}\n[[sink]]\nname = \"mail\"\ntype = \"email\"\nsmtp = \"smtp+starttls://\"\nto = [\"newsroom@example.org\", \"not an address\"]\nusername = \"feedwatch\"\ndigest = \"soon\"\npassword_file = \"smtp.password\"\npassword_env = \"SMTP_PASSWORD\"\n"
+    );
+    let header = line_of(&text, "name = \"mail\"", 0) - 1;
+    let expected = [
+        (header, r#"sink "mail".from"#),
+        (line_of(&text, "smtp =", 0), r#"sink "mail".smtp"#),
+        (line_of(&text, "not an address", 0), r#"sink "mail".to"#),
+        (line_of(&text, "digest", 0), r#"sink "mail".digest"#),
+        (
+            line_of(&text, "password_env", 0),
+            r#"sink "mail".password_env"#,
+        ),
+    ];
+    let (_fw, out) = validate(&text);
+    out.assert_code(2);
+    let found = problems(&out.stderr);
+    let lines: Vec<usize> = found.iter().map(|p| p.line).collect();
+    let wanted: Vec<usize> = expected.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, wanted, "{}", out.stderr);
+    for (problem, (_, key)) in found.iter().zip(expected) {
+        assert!(names_key(problem, key), "expected {key}: {problem:?}");
+        assert!(problem.column >= 1, "{problem:?}");
+    }
+    assert!(out.stderr.contains("names no host"), "{}", out.stderr);
+}
+
+#[test]
+fn plain_smtp_to_a_remote_host_is_a_validate_warning() {
+    let text = format!(
+        "{HEAD}\n[[sink]]\nname = \"mail\"\ntype = \"email\"\nsmtp = \"smtp://mail.example.org\"\nfrom = \"fw@example.org\"\nto = [\"newsroom@example.org\"]\n"
+    );
+    let (_fw, out) = validate(&text);
+    out.assert_code(0);
+    let line = line_of(&text, "smtp =", 0);
+    assert!(
+        out.stderr
+            .contains(&format!("feedwatch.toml:{line}:8: sink \"mail\".smtp")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("unencrypted"), "{}", out.stderr);
+}

@@ -12,6 +12,8 @@ mod config_errors;
 mod core;
 mod daemon;
 mod detect_properties;
+mod email;
+mod email_tls;
 mod feedparser_parity;
 mod follow;
 mod formats;

@@ -1,11 +1,13 @@
 //! `[[sink]]` tables: where events are delivered.
 
+mod email;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use globset::Glob;
 
-use super::values::{Checker, Table, did_you_mean, list};
+use super::values::{Checker, Table, did_you_mean, list, one_of};
 use super::{Bases, Tables, check_name, check_url, later_of};
 use crate::config::{SecretRef, SinkConfig, SinkKind};
 use crate::event::EventKind;
@@ -24,6 +26,7 @@ const INLINE_SECRET: &str = "inline secrets are not allowed, so that the secret 
 enum Kind {
     Log,
     Webhook,
+    Email,
 }
 
 /// The valid sinks, and the name of every sink the file declares (valid or
@@ -62,6 +65,7 @@ pub(super) fn read<'a>(
         let kind = match kind {
             Some(Kind::Log) => Some(log(ck, &t, bases)),
             Some(Kind::Webhook) => webhook(ck, &t, bases),
+            Some(Kind::Email) => email::read(ck, &t, bases),
             None => None,
         };
         if let (Some(name), Some(kind)) = (name, kind) {
@@ -76,16 +80,18 @@ pub(super) fn read<'a>(
 }
 
 fn sink_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Kind> {
-    let s = ck.required_string(t, "type", "say \"log\" or \"webhook\"")?;
+    const TYPES: [&str; 3] = ["log", "webhook", "email"];
+    let s = ck.required_string(t, "type", &format!("say {}", one_of(&TYPES)))?;
     match s.value {
         "log" => Some(Kind::Log),
         "webhook" => Some(Kind::Webhook),
+        "email" => Some(Kind::Email),
         other => {
-            let hint = did_you_mean(other, ["log", "webhook"]);
+            let hint = did_you_mean(other, TYPES);
             ck.problem(
                 s.at,
                 t.path("type"),
-                format!("`{other}` is not a sink type{hint}; use \"log\" or \"webhook\""),
+                format!("`{other}` is not a sink type{hint}; use {}", one_of(&TYPES)),
             );
             None
         }
@@ -93,7 +99,13 @@ fn sink_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Kind> {
 }
 
 fn check_sink_keys(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<Kind>) {
+    if kind == Some(Kind::Email) {
+        return email::check_keys(ck, t, &COMMON_KEYS);
+    }
     let mut allowed = COMMON_KEYS.to_vec();
+    if kind.is_none() {
+        allowed.extend(email::KEYS);
+    }
     if kind != Some(Kind::Webhook) {
         allowed.extend(LOG_KEYS);
     }
@@ -107,6 +119,14 @@ fn check_sink_keys(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<Kind>) {
         let (owner, this) = match kind {
             Some(Kind::Log) if WEBHOOK_KEYS.contains(&key) => ("webhook", "log"),
             Some(Kind::Webhook) if LOG_KEYS.contains(&key) => ("log", "webhook"),
+            Some(Kind::Log | Kind::Webhook) if email::KEYS.contains(&key) => (
+                "email",
+                if kind == Some(Kind::Log) {
+                    "log"
+                } else {
+                    "webhook"
+                },
+            ),
             _ => return None,
         };
         Some(format!(
@@ -193,18 +213,28 @@ fn webhook(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKin
 }
 
 fn secret(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SecretRef> {
-    if let Some((key, at)) = later_of(t, "secret_file", "secret_env") {
+    secret_ref(ck, t, bases, ["secret_file", "secret_env"])
+}
+
+/// A secret named by a `*_file` or a `*_env` key (`keys` in that order).
+fn secret_ref(
+    ck: &mut Checker<'_>,
+    t: &Table<'_>,
+    bases: &Bases,
+    [file_key, env_key]: [&str; 2],
+) -> Option<SecretRef> {
+    if let Some((key, at)) = later_of(t, file_key, env_key) {
         ck.problem(
             at,
             t.path(key),
-            "give either `secret_file` or `secret_env`, not both",
+            format!("give either `{file_key}` or `{env_key}`, not both"),
         );
     }
-    let file = ck.string(t, "secret_file");
-    let env = ck.string(t, "secret_env");
+    let file = ck.string(t, file_key);
+    let env = ck.string(t, env_key);
     if let Some(f) = file {
         if f.value.trim().is_empty() {
-            ck.problem(f.at, t.path("secret_file"), "must not be empty");
+            ck.problem(f.at, t.path(file_key), "must not be empty");
             return None;
         }
         return Some(SecretRef::File(bases.config(f.value)));
@@ -218,7 +248,7 @@ fn secret(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SecretRe
     if env.value.is_empty() || !valid {
         ck.problem(
             env.at,
-            t.path("secret_env"),
+            t.path(env_key),
             format!(
                 "`{}` is not an environment variable name; use letters, digits and `_`, not starting with a digit",
                 env.value

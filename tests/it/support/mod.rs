@@ -16,6 +16,7 @@ pub mod receiver;
 pub mod runner;
 pub mod server;
 pub mod signature;
+pub mod smtp;
 pub mod toml;
 
 pub use fail::OrFail;
