@@ -418,6 +418,7 @@ impl Step<'_> {
             track: self.source.track,
             ignore: &self.source.ignore,
             quiet: self.quiet(),
+            conditions: &self.source.conditions,
         }
     }
 

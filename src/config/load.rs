@@ -2,6 +2,7 @@
 //! table is walked by hand so that every problem in the file is found in one
 //! pass and reported with its line, column and key.
 
+mod conditions;
 mod sinks;
 mod sources;
 mod values;
@@ -288,7 +289,8 @@ fn array_of_tables<'a>(ck: &mut Checker<'_>, root: &Table<'a>, key: &str) -> Tab
 }
 
 fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings {
-    ck.check_keys(t, &SETTINGS_KEYS, |_| None);
+    let keys: Vec<&str> = SETTINGS_KEYS.into_iter().chain(conditions::KEYS).collect();
+    ck.check_keys(t, &keys, |_| None);
     let d = Settings::default();
     let database = match ck.string(t, "database") {
         Some(s) if s.value.trim().is_empty() => {
@@ -324,6 +326,7 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         report_dir: report_dir(ck, t, bases),
         report_window: ck.duration(t, "report_window").unwrap_or(d.report_window),
         report_url: report_url(ck, t),
+        conditions: conditions::read(ck, t, &d.conditions),
     }
 }
 

@@ -7,6 +7,7 @@ mod support;
 
 mod browser;
 mod cli;
+mod condition_properties;
 mod config_errors;
 mod core;
 mod daemon;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::{Host, Url};
 
+use super::conditions;
 use super::values::{Checker, Spanned, Table, did_you_mean, list};
 use super::{Tables, check_name, check_url, later_of};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
@@ -72,7 +73,8 @@ fn read_one(
     settings: &Settings,
     sink_names: &[String],
 ) -> Option<SourceConfig> {
-    ck.check_keys(t, &SOURCE_KEYS, |_| None);
+    let keys: Vec<&str> = SOURCE_KEYS.into_iter().chain(conditions::KEYS).collect();
+    ck.check_keys(t, &keys, |_| None);
     let why = "every [[source]] needs the URL to watch";
     let url = check_url(ck, t, "url", &["http", "https", "file"], why);
     let kind = source_kind(ck, t);
@@ -92,6 +94,7 @@ fn read_one(
         article_select: selector(ck, t, "article_select"),
         select: selectors(ck, t, "select"),
         exclude: selectors(ck, t, "exclude"),
+        conditions: conditions::read(ck, t, &settings.conditions),
         url: url?,
         schedule,
     };
@@ -252,7 +255,7 @@ fn ignore(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<Regex> {
 
 /// The regex crate explains syntax errors over several lines with a caret
 /// diagram; the last line (`error: …`) is the reason.
-fn regex_reason(e: &regex::Error) -> String {
+pub(super) fn regex_reason(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().rev().find(|l| !l.trim().is_empty());
     let last = last.unwrap_or(&text).trim();
