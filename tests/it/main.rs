@@ -8,6 +8,7 @@ mod support;
 mod browser;
 mod cli;
 mod condition_properties;
+mod conditions;
 mod config_errors;
 mod core;
 mod daemon;
