@@ -224,6 +224,7 @@ impl Step<'_> {
             max_body: self.source.max_body,
             accept: match self.known_kind() {
                 Some(SourceKind::Page) => fetch::PAGE_ACCEPT,
+                Some(SourceKind::Json) => fetch::JSON_ACCEPT,
                 _ => fetch::FEED_ACCEPT,
             },
         };
@@ -247,6 +248,25 @@ impl Step<'_> {
             None
         };
         let _parse = PARSES.acquire().await.ok();
+        if kind == SourceKind::Json {
+            let code = self.source.jq.clone().unwrap_or_else(|| ".".into());
+            let read = tokio::task::spawn_blocking(move || source::jq::read(&body, &code, Some(&base)))
+                .await
+                .map_err(|e| PollError::Reader("jq", e))??;
+            return Ok(match read {
+                source::jq::Yield::Items(items) => {
+                    let doc = Document {
+                        items,
+                        ..Document::default()
+                    };
+                    Read::Document(doc, fetched.validators, fetched.hints)
+                }
+                source::jq::Yield::Document(text) => {
+                    let title = String::new();
+                    Read::Page(Page { title, text }, fetched.validators, fetched.hints)
+                }
+            });
+        }
         if kind == SourceKind::Page {
             let (select, exclude) = (self.source.select.clone(), self.source.exclude.clone());
             let page = tokio::task::spawn_blocking(move || {
@@ -273,6 +293,15 @@ impl Step<'_> {
     /// The type before anything is fetched, when configured or remembered.
     fn known_kind(&self) -> Option<SourceKind> {
         self.source.kind.or(self.state.kind)
+    }
+
+    /// What to remember the source as: a JSON source stays one whether
+    /// its filter yielded items or a document.
+    fn recorded_kind(&self, read: SourceKind) -> SourceKind {
+        match self.source.kind {
+            Some(SourceKind::Json) => SourceKind::Json,
+            _ => read,
+        }
     }
 
     /// The configured address, or where a confirmed permanent move leads.
@@ -402,7 +431,7 @@ impl Step<'_> {
             detect::detect_with_articles(&held, &doc.items, &followed.texts, &self.rules());
         let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
         let read = Recorded {
-            kind: SourceKind::Feed,
+            kind: self.recorded_kind(SourceKind::Feed),
             items: doc.items.len(),
             validators,
             hint,
@@ -459,7 +488,7 @@ impl Step<'_> {
         };
         let detection = detect::detect_page(&held, &key, snapshot, self.quiet());
         let read = Recorded {
-            kind: SourceKind::Page,
+            kind: self.recorded_kind(SourceKind::Page),
             items: 1,
             validators,
             hint: hints.fresh_for,

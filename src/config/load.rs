@@ -3,6 +3,7 @@
 //! pass and reported with its line, column and key.
 
 mod conditions;
+mod jq;
 mod sinks;
 mod sources;
 mod values;

@@ -242,6 +242,8 @@ pub struct SourceConfig {
     pub select: Vec<String>,
     pub exclude: Vec<String>,
     pub conditions: Conditions,
+    /// The jq filter of a `type = "json"` source, checked to compile.
+    pub jq: Option<String>,
 }
 
 /// Two configurations of a source are the same when every setting is;
@@ -266,6 +268,7 @@ impl PartialEq for SourceConfig {
             select,
             exclude,
             conditions,
+            jq,
         } = self;
         *name == other.name
             && *url == other.url
@@ -287,6 +290,7 @@ impl PartialEq for SourceConfig {
             && *select == other.select
             && *exclude == other.exclude
             && *conditions == other.conditions
+            && *jq == other.jq
     }
 }
 

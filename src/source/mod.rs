@@ -6,6 +6,7 @@ pub mod decode;
 pub mod feed;
 mod identity;
 mod json;
+pub mod jq;
 pub mod normalize;
 pub mod page;
 
@@ -16,6 +17,8 @@ use chrono::{DateTime, Utc};
 pub enum SourceKind {
     Feed,
     Page,
+    /// A JSON API read through a jq filter: items, or one document.
+    Json,
 }
 
 impl SourceKind {
@@ -23,6 +26,7 @@ impl SourceKind {
         match self {
             SourceKind::Feed => "feed",
             SourceKind::Page => "page",
+            SourceKind::Json => "json",
         }
     }
 }

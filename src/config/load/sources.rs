@@ -6,7 +6,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::{Host, Url};
 
-use super::conditions;
+use super::{conditions, jq};
 use super::values::{Checker, Spanned, Table, did_you_mean, list};
 use super::{Tables, check_name, check_url, later_of};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
@@ -73,7 +73,11 @@ fn read_one(
     settings: &Settings,
     sink_names: &[String],
 ) -> Option<SourceConfig> {
-    let keys: Vec<&str> = SOURCE_KEYS.into_iter().chain(conditions::KEYS).collect();
+    let keys: Vec<&str> = SOURCE_KEYS
+        .into_iter()
+        .chain(conditions::KEYS)
+        .chain(jq::KEYS)
+        .collect();
     ck.check_keys(t, &keys, |_| None);
     let why = "every [[source]] needs the URL to watch";
     let url = check_url(ck, t, "url", &["http", "https", "file"], why);
@@ -95,6 +99,7 @@ fn read_one(
         select: selectors(ck, t, "select"),
         exclude: selectors(ck, t, "exclude"),
         conditions: conditions::read(ck, t, &settings.conditions),
+        jq: jq::read(ck, t, kind),
         url: url?,
         schedule,
     };
@@ -108,10 +113,11 @@ fn source_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<SourceKind> {
     match s.value {
         "feed" => Some(SourceKind::Feed),
         "page" => Some(SourceKind::Page),
+        "json" => Some(SourceKind::Json),
         other => {
-            let hint = did_you_mean(other, ["feed", "page"]);
+            let hint = did_you_mean(other, ["feed", "page", "json"]);
             let message = format!(
-                "`{other}` is not a source type{hint}; use \"feed\" or \"page\", or leave it out to decide from the first response"
+                "`{other}` is not a source type{hint}; use \"feed\", \"page\" or \"json\", or leave it out to decide from the first response"
             );
             ck.problem(s.at, t.path("type"), message);
             None
@@ -331,6 +337,7 @@ fn warn_about_kind(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<SourceKind>
     let unused: &[&str] = match kind {
         Some(SourceKind::Feed) => &["select", "exclude"],
         Some(SourceKind::Page) => &["follow_links", "article_select", "follow_for"],
+        Some(SourceKind::Json) => &["select", "exclude"],
         None => &[],
     };
     for key in unused {
@@ -338,6 +345,9 @@ fn warn_about_kind(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<SourceKind>
             let message = match kind {
                 Some(SourceKind::Feed) => {
                     "applies only to pages; this source is a feed, so it has no effect"
+                }
+                Some(SourceKind::Json) => {
+                    "applies only to pages; this source is read through its jq filter, so it has no effect"
                 }
                 _ => "applies only to feeds; this source is a page, so it has no effect",
             };
