@@ -250,9 +250,10 @@ impl Step<'_> {
         let _parse = PARSES.acquire().await.ok();
         if kind == SourceKind::Json {
             let code = self.source.jq.clone().unwrap_or_else(|| ".".into());
-            let read = tokio::task::spawn_blocking(move || source::jq::read(&body, &code, Some(&base)))
-                .await
-                .map_err(|e| PollError::Reader("jq", e))??;
+            let read =
+                tokio::task::spawn_blocking(move || source::jq::read(&body, &code, Some(&base)))
+                    .await
+                    .map_err(|e| PollError::Reader("jq", e))??;
             return Ok(match read {
                 source::jq::Yield::Items(items) => {
                     let doc = Document {

@@ -8,8 +8,8 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::error::error_chain;
 use crate::fetch::{FEED_ACCEPT, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::follow::Following;
-use crate::source::page::Page;
 use crate::source::jq::Yield;
+use crate::source::page::Page;
 use crate::source::{self, Document};
 
 pub fn test(ctx: Context, target: &str, as_json: bool) -> Result<Status, AppError> {

@@ -193,7 +193,10 @@ mod tests {
             Err(Reason::NoMatch)
         );
         assert_eq!(edit(&snap("Report", "Rated good.")), Ok(()));
-        assert_eq!(edit(&snap("Ofsted report", "Rated good. Ofsted says.")), Ok(()));
+        assert_eq!(
+            edit(&snap("Ofsted report", "Rated good. Ofsted says.")),
+            Ok(())
+        );
     }
 
     #[test]

@@ -340,7 +340,10 @@ mod tests {
     #[test]
     fn compile_errors_say_where() {
         let e = check(".a | map(.b").err();
-        assert!(e.as_ref().is_some_and(|e| e.message.contains("expected")), "{e:?}");
+        assert!(
+            e.as_ref().is_some_and(|e| e.message.contains("expected")),
+            "{e:?}"
+        );
         let e = check(".a | nosuch(1)").err();
         assert_eq!(e.map(|e| e.offset), Some(5));
         for denied in ["env", "$ENV", "halt", "halt_error(1)", "debug", "stderr"] {

@@ -5,8 +5,8 @@ pub mod dates;
 pub mod decode;
 pub mod feed;
 mod identity;
-mod json;
 pub mod jq;
+mod json;
 pub mod normalize;
 pub mod page;
 

@@ -14,7 +14,8 @@ const TITLE_0: &str = "How managers are inspiring social workers to progress in 
 /// In item 2's content.
 const BURSARY: &str = "worth £18,000";
 /// Item 1's title.
-const TITLE_1: &str = "More children at risk of extra-familial harm or reliant on food banks, say social workers";
+const TITLE_1: &str =
+    "More children at risk of extra-familial harm or reliant on food banks, say social workers";
 
 struct Watch {
     server: TestServer,
@@ -63,7 +64,11 @@ fn summary(events: &[Value]) -> Vec<String> {
 }
 
 fn retitled() -> String {
-    replace(&clean_feed(), TITLE_0, "How managers inspire social workers to progress")
+    replace(
+        &clean_feed(),
+        TITLE_0,
+        "How managers inspire social workers to progress",
+    )
 }
 
 fn new_story(xml: &str, guid: &str, body: &str) -> String {
@@ -81,7 +86,11 @@ fn new_story(xml: &str, guid: &str, body: &str) -> String {
 fn alert_if_raises_only_the_changes_whose_text_matches() {
     let w = Watch::baselined(r"alert_if = ['£\d']");
     let xml = replace(&retitled(), BURSARY, "worth £19,000");
-    let xml = new_story(&xml, "plain", "<p>The first cohort starts in September.</p>");
+    let xml = new_story(
+        &xml,
+        "plain",
+        "<p>The first cohort starts in September.</p>",
+    );
     let xml = new_story(&xml, "paid", "<p>Trainees receive £21,000.</p>");
     w.serve(&xml);
 
@@ -93,7 +102,11 @@ fn alert_if_raises_only_the_changes_whose_text_matches() {
         "{events:#?}"
     );
     assert_eq!(w.versions(KEYS[0]), 2, "the held-back edit is still stored");
-    assert_eq!(w.versions("plain"), 1, "the held-back story is still stored");
+    assert_eq!(
+        w.versions("plain"),
+        1,
+        "the held-back story is still stored"
+    );
 }
 
 #[test]
@@ -206,5 +219,9 @@ fn a_bad_condition_is_a_validate_error_at_its_line_and_column() {
             out.stderr
         );
     }
-    assert!(out.stderr.contains("did you mean `title`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `title`"),
+        "{}",
+        out.stderr
+    );
 }

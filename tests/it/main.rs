@@ -17,6 +17,7 @@ mod feedparser_parity;
 mod follow;
 mod formats;
 mod hostile;
+mod json_api;
 mod normalize_properties;
 mod once;
 mod opml;

@@ -8,7 +8,11 @@ use crate::source::jq;
 pub(super) const KEYS: [&str; 1] = ["jq"];
 
 /// The filter when the source is a JSON one and it compiles.
-pub(super) fn read(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<SourceKind>) -> Option<String> {
+pub(super) fn read(
+    ck: &mut Checker<'_>,
+    t: &Table<'_>,
+    kind: Option<SourceKind>,
+) -> Option<String> {
     let is_json = kind == Some(SourceKind::Json);
     let Some(code) = ck.string(t, "jq") else {
         if is_json && t.get("jq").is_none() {

@@ -6,9 +6,9 @@ use std::time::Duration;
 use regex::Regex;
 use url::{Host, Url};
 
-use super::{conditions, jq};
 use super::values::{Checker, Spanned, Table, did_you_mean, list};
 use super::{Tables, check_name, check_url, later_of};
+use super::{conditions, jq};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
 use crate::schedule::{CronSchedule, Schedule};
 
