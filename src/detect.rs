@@ -2,6 +2,7 @@
 //! and when many edits are really one (a defaced feed).
 
 pub mod conditions;
+pub mod flapping;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;

@@ -430,6 +430,10 @@ impl Step<'_> {
         };
         let detection =
             detect::detect_with_articles(&held, &doc.items, &followed.texts, &self.rules());
+        let detection = match self.unflap(detection).await {
+            Ok(detection) => detection,
+            Err(e) => return self.report(Err(e.into())),
+        };
         let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
         let read = Recorded {
             kind: self.recorded_kind(SourceKind::Feed),
@@ -440,6 +444,32 @@ impl Step<'_> {
             followed,
         };
         self.record_detection(detection, read, hints).await
+    }
+
+    /// Edits returning to a version already seen, judged against the
+    /// versions stored of the items edited (read only when there are some).
+    async fn unflap(
+        &self,
+        mut detection: detect::Detection,
+    ) -> Result<detect::Detection, StoreError> {
+        let keys: Vec<String> = detection
+            .drafts
+            .iter()
+            .filter(|d| d.kind == EventKind::ItemUpdated)
+            .filter_map(|d| d.item.as_ref().map(|i| i.key.clone()))
+            .collect();
+        if keys.is_empty() {
+            return Ok(detection);
+        }
+        let source_id = self.state.id;
+        let limit = detect::flapping::HISTORY;
+        let history = self
+            .poller
+            .store
+            .run(move |s| s.recent_versions(source_id, &keys, limit))
+            .await?;
+        detect::flapping::apply(&mut detection, &history, &self.source.compare);
+        Ok(detection)
     }
 
     fn rules(&self) -> Rules<'_> {

@@ -67,6 +67,7 @@ pub(crate) fn label(kind: EventKind) -> &'static str {
         EventKind::ItemNew => "new",
         EventKind::ItemUpdated => "edited",
         EventKind::ItemRemoved => "taken down",
+        EventKind::ItemFlapping => "flapping",
         EventKind::PageChanged => "page changed",
         EventKind::BulkChange => "bulk change",
         EventKind::SourceFailing => "failing",

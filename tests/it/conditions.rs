@@ -225,3 +225,58 @@ fn a_bad_condition_is_a_validate_error_at_its_line_and_column() {
         out.stderr
     );
 }
+
+#[test]
+fn a_story_flipping_between_two_versions_is_reported_once_then_flapping_then_not_again() {
+    let w = Watch::baselined("");
+    let (a, b, c) = (
+        clean_feed(),
+        retitled(),
+        replace(&clean_feed(), TITLE_0, "Managers, inspired"),
+    );
+    let mut raised = Vec::new();
+
+    for xml in [&b, &a, &b, &a, &c, &a] {
+        w.serve(xml);
+        raised.push(summary(&w.check()).join(", "));
+    }
+
+    let updated = format!("item.updated {}", KEYS[0]);
+    let flapping = format!("item.flapping {}", KEYS[0]);
+    assert_eq!(
+        raised,
+        [&updated, &flapping, "", "", &updated, &flapping],
+        "B, A, B, A, C, A after a baseline of A"
+    );
+    assert_eq!(w.versions(KEYS[0]), 7, "every version is stored");
+}
+
+#[test]
+fn dates_moving_alone_raise_nothing_and_do_not_count_as_a_flip() {
+    let w = Watch::baselined("");
+    let moved = replace(
+        &clean_feed(),
+        "Thu, 19 Dec 2024 14:00:15 +0000",
+        "Fri, 20 Dec 2024 09:00:00 +0000",
+    );
+    let retitled_moved = replace(
+        &retitled(),
+        "Thu, 19 Dec 2024 14:00:15 +0000",
+        "Fri, 20 Dec 2024 09:00:00 +0000",
+    );
+    let mut raised = Vec::new();
+
+    for xml in [&moved, &retitled(), &retitled_moved, &clean_feed()] {
+        w.serve(xml);
+        raised.push(summary(&w.check()).join(", "));
+    }
+
+    let updated = format!("item.updated {}", KEYS[0]);
+    let flapping = format!("item.flapping {}", KEYS[0]);
+    assert_eq!(raised, ["", &updated, "", &flapping]);
+    assert_eq!(
+        w.versions(KEYS[0]),
+        5,
+        "a date that moved is still a version"
+    );
+}
