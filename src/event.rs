@@ -134,6 +134,7 @@ impl Draft {
             bulk: self.bulk,
             items: self.items,
             error: self.error,
+            held: None,
         }
     }
 }
@@ -156,6 +157,10 @@ pub struct Event {
     pub items: Vec<ItemRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the alert conditions held this event back; such an event is
+    /// recorded for `report --all` and never delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl Event {

@@ -358,6 +358,22 @@ impl Step<'_> {
             .collect()
     }
 
+    /// Events the alert conditions held back: stored with their reason
+    /// for `report --all`, delivered nowhere.
+    fn held_events(&self, held: Vec<detect::HeldBack>) -> Vec<NewEvent> {
+        let source = self.source_ref();
+        held.into_iter()
+            .map(|h| {
+                let mut event = h.draft.into_event(&source, self.now);
+                event.held = Some(h.reason);
+                NewEvent {
+                    event,
+                    sinks: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
     fn recovered(&self) -> Vec<Draft> {
         if self.state.failing {
             vec![Draft::new(EventKind::SourceRecovered)]
@@ -557,6 +573,8 @@ impl Step<'_> {
             });
         }
         rec.events = self.events(drafts);
+        let raised = rec.events.len();
+        rec.events.extend(self.held_events(detection.held));
         let summary = Summary {
             not_modified: false,
             items: read.items,
@@ -565,7 +583,7 @@ impl Step<'_> {
                 .iter()
                 .filter(|w| w.new_version.is_some())
                 .count(),
-            events: rec.events.len(),
+            events: raised,
             baseline: self.quiet(),
             article_errors: read.followed.errors.len(),
         };
@@ -617,11 +635,14 @@ impl Step<'_> {
             summary.article_errors = followed.errors.len();
             rec.warning = followed.warning();
             drafts.extend(detection.drafts);
+            rec.events.extend(self.held_events(detection.held));
             rec.writes = detection.writes;
             rec.articles = followed.writes;
         }
+        let held = std::mem::take(&mut rec.events);
         rec.events = self.events(drafts);
         summary.events = rec.events.len();
+        rec.events.extend(held);
         let not_before = self.lengthened(hints.fresh_for);
         self.postpone(&mut rec, not_before);
         let mut report = self.report(self.commit(rec).await.map(|()| summary));
@@ -666,7 +687,12 @@ impl Step<'_> {
     }
 
     async fn commit(&self, rec: PollRecord) -> Result<(), PollError> {
-        let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
+        let kinds: Vec<EventKind> = rec
+            .events
+            .iter()
+            .filter(|e| e.event.held.is_none())
+            .map(|e| e.event.kind)
+            .collect();
         commit::commit(self.poller, self.config, rec).await?;
         kinds.into_iter().for_each(|k| METRICS.change(k));
         self.poller.outbox.notify_waiters();

@@ -45,7 +45,11 @@ impl std::fmt::Display for Reason {
             Reason::NoMatch => f.write_str("alert_if matched nothing it changed"),
             Reason::Unless(p) => write!(f, "alert_unless matched `{p}`"),
             Reason::TooSmall { changed, min } => {
-                write!(f, "{changed} characters changed, under min_change = {min}")
+                let s = if *changed == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "{changed} character{s} changed, under min_change = {min}"
+                )
             }
         }
     }

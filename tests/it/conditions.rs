@@ -280,3 +280,49 @@ fn dates_moving_alone_raise_nothing_and_do_not_count_as_a_flip() {
         "a date that moved is still a version"
     );
 }
+
+#[test]
+fn report_all_shows_what_the_conditions_held_back_marked_as_such() {
+    let w = Watch::baselined("min_change = 5");
+    w.serve(&replace(&retitled(), BURSARY, "worth £19,000"));
+    w.check();
+    let report = |args: &[&str]| {
+        let out = w.fw.run(args);
+        out.assert_code(0);
+        out.stdout
+    };
+
+    let plain = report(&["report", "--no-color"]);
+    let all = report(&["report", "--all", "--no-color"]);
+    let json = report(&["report", "--all", "--format", "json"]);
+    let markdown = report(&["report", "--all", "--format", "markdown"]);
+    let held = "[held back: 1 character changed, under min_change = 5]";
+
+    assert!(plain.contains("How managers inspire"), "{plain}");
+    assert!(!plain.contains("held back"), "{plain}");
+    assert!(!plain.contains("Frontline rebrands"), "{plain}");
+    assert!(all.contains(&format!("{held} Frontline rebrands")), "{all}");
+    assert!(
+        !all.contains("held back: 1 character changed, under min_change = 5] How"),
+        "{all}"
+    );
+    assert!(markdown.contains("held back"), "{markdown}");
+    let value: Value = serde_json::from_str(&json).or_fail("report --format json is JSON");
+    let reasons: Vec<&str> = value
+        .as_array()
+        .or_fail("a list of events")
+        .iter()
+        .filter_map(|e| e["held"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["1 character changed, under min_change = 5"],
+        "{json}"
+    );
+    let delivered = w.fw.events();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "a held-back event is never delivered: {delivered:#?}"
+    );
+}
