@@ -247,12 +247,15 @@ pub const PAGE_FIELD: &str = "text";
 
 /// Compares a page's stored text with the text just read. Only the selected
 /// text counts: a new title alone is neither an event nor a version. Any
-/// other key still held (the source's old address) is let go.
+/// other key still held (the source's old address) is let go. The alert
+/// conditions look at the words the change added or removed; a page has no
+/// fields to choose among, so `alert_fields` does not apply.
 pub fn detect_page(
     held: &HashMap<String, Held>,
     key: &str,
     page: Snapshot,
     quiet: bool,
+    conditions: &Conditions,
 ) -> Detection {
     let mut out = Detection::default();
     let mut gone: Vec<String> = held
@@ -274,7 +277,9 @@ pub fn detect_page(
         return out;
     }
     let version = previous.map_or(1, |h| h.version + 1);
-    let before = previous.map_or("", |h| h.snapshot.content.as_str());
+    let empty = Snapshot::default();
+    let held_page = previous.map_or(&empty, |h| &h.snapshot);
+    let before = held_page.content.as_str();
     if !quiet {
         let mut draft = Draft::new(EventKind::PageChanged).about(page.item_ref(key, version));
         draft.changes = vec![Change {
@@ -283,7 +288,16 @@ pub fn detect_page(
             after: page.content.clone(),
             diff: diff::unified(before, &page.content),
         }];
-        out.drafts.push(draft);
+        let whole_text = Conditions {
+            alert_fields: Vec::new(),
+            ..conditions.clone()
+        };
+        let candidate = Candidate::Edit {
+            before: held_page,
+            after: &page,
+            fields: &[Field::Content],
+        };
+        out.raise_or_hold(draft, conditions::verdict(&whole_text, candidate));
     }
     out.writes.push(write(Some((version, page))));
     out

@@ -533,7 +533,8 @@ impl Step<'_> {
             content: crate::text::apply_ignore(&page.text, &self.source.ignore),
             ..detect::Snapshot::default()
         };
-        let detection = detect::detect_page(&held, &key, snapshot, self.quiet());
+        let conditions = &self.source.conditions;
+        let detection = detect::detect_page(&held, &key, snapshot, self.quiet(), conditions);
         let read = Recorded {
             kind: self.recorded_kind(SourceKind::Page),
             items: 1,

@@ -241,3 +241,28 @@ fn test_shows_what_the_filter_yields() {
     assert!(text.stdout.contains("  \"count\": 3,"), "{}", text.stdout);
     assert!(!items.fw.database_path().exists(), "test stores nothing");
 }
+
+#[test]
+fn alert_conditions_look_at_the_words_a_document_change_added_or_removed() {
+    let w = Watch::baselined(&format!("{DOCUMENT}\nalert_if = ['(?i)birmingham']"));
+    let mut quiet = posts();
+    quiet[1]["title"]["rendered"] = Value::from("Children at risk, say social workers");
+    let mut loud = quiet.clone();
+    loud[0]["title"]["rendered"] = Value::from("Frontline expands to Birmingham");
+
+    w.serve(&quiet);
+    let held = w.check(0);
+    w.serve(&loud);
+    let raised = w.check(0);
+
+    assert!(held.is_empty(), "{held:#?}");
+    assert_eq!(kinds(&raised), ["page.changed"], "{raised:#?}");
+    let report = w.fw.run(&["report", "--all", "--no-color"]);
+    assert!(
+        report
+            .stdout
+            .contains("[held back: alert_if matched nothing it changed]"),
+        "{}",
+        report.stdout
+    );
+}
