@@ -133,7 +133,7 @@ fn edited_text(before: &Snapshot, after: &Snapshot, fields: Vec<Field>) -> Strin
             last = change.tag();
         }
     }
-    out
+    out.trim_start().to_string()
 }
 
 /// Characters an edit changed in one field: the larger of what went and
