@@ -2,7 +2,8 @@
 //! yields is either a list of items, tracked like a feed's, or one document,
 //! tracked like a page's text.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use jaq_core::load::{Arena, File, Loader};
@@ -19,6 +20,12 @@ use crate::text;
 /// wrote, but the document is someone else's: a filter that recurses over
 /// a deep or huge document must not hold up the poll.
 const DEADLINE: Duration = Duration::from_secs(5);
+
+/// A filter past its deadline cannot be stopped, only left to finish. While
+/// this many are still running, no other filter is started, so a filter
+/// that never ends costs a core or two, not one more thread every poll.
+const MAX_OVERDUE: usize = 2;
+static OVERDUE: AtomicUsize = AtomicUsize::new(0);
 
 /// The most JSON text a filter may yield, all outputs together.
 const MAX_OUTPUT: usize = 16 << 20;
@@ -63,6 +70,10 @@ pub enum JqError {
     NotJsonOutput(String),
     #[error("the jq filter stopped unexpectedly ({0})")]
     Panicked(String),
+    #[error(
+        "not run: {MAX_OVERDUE} jq filters that ran past their deadline in earlier polls are still running"
+    )]
+    Busy,
 }
 
 /// What a filter made of a document.
@@ -169,19 +180,60 @@ fn offset(code: &str, part: &str) -> usize {
 /// cannot be interrupted, so the poll stops waiting at the deadline and
 /// the thread is left to finish on its own.
 fn run(body: Vec<u8>, code: String) -> Result<Vec<Value>, JqError> {
+    if OVERDUE.load(Ordering::Acquire) >= MAX_OVERDUE {
+        return Err(JqError::Busy);
+    }
     let (tx, rx) = mpsc::channel();
     let deadline = Instant::now() + DEADLINE;
+    let run = Arc::new(Run(AtomicU8::new(RUNNING)));
+    let ours = Arc::clone(&run);
     std::thread::Builder::new()
         .name("jq".into())
         .spawn(move || {
             let outcome = std::panic::catch_unwind(|| evaluate(&body, &code, deadline))
                 .unwrap_or_else(|panic| Err(JqError::Panicked(panic_text(&panic))));
+            ours.finish();
             // The poll may have stopped waiting; then nobody needs the answer.
             let _ = tx.send(outcome);
         })
         .map_err(|e| JqError::Panicked(e.to_string()))?;
     let wait = deadline.saturating_duration_since(Instant::now());
-    rx.recv_timeout(wait).unwrap_or(Err(JqError::TimedOut))
+    match rx.recv_timeout(wait) {
+        Ok(outcome) => outcome,
+        Err(_) if run.abandon() => Err(JqError::TimedOut),
+        // It finished just as the wait ended.
+        Err(_) => rx.recv().unwrap_or(Err(JqError::TimedOut)),
+    }
+}
+
+const RUNNING: u8 = 0;
+const FINISHED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// One filter's thread: running, finished, or left running past its
+/// deadline (then counted in [`OVERDUE`] until it ends).
+struct Run(AtomicU8);
+
+impl Run {
+    fn finish(&self) {
+        let was = self.0.swap(FINISHED, Ordering::AcqRel);
+        if was == ABANDONED {
+            OVERDUE.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// True when the thread was still running and is now counted overdue.
+    fn abandon(&self) -> bool {
+        // Counted first, so the thread's `finish` never uncounts it before.
+        OVERDUE.fetch_add(1, Ordering::AcqRel);
+        let swapped =
+            self.0
+                .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
+        if swapped.is_err() {
+            OVERDUE.fetch_sub(1, Ordering::AcqRel);
+        }
+        swapped.is_ok()
+    }
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -266,3 +266,18 @@ fn alert_conditions_look_at_the_words_a_document_change_added_or_removed() {
         report.stdout
     );
 }
+
+#[test]
+fn a_filter_that_never_ends_fails_the_poll_at_its_deadline() {
+    let w = Watch::new("jq = 'def forever: forever; forever'");
+    w.serve(&posts());
+
+    let out = w.fw.run(&["check"]);
+
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("the jq filter ran longer than 5 s"),
+        "{}",
+        out.stderr
+    );
+}
