@@ -3,6 +3,7 @@
 
 mod commit;
 mod error;
+mod held;
 mod report;
 
 use std::collections::HashMap;
@@ -249,24 +250,8 @@ impl Step<'_> {
         };
         let _parse = PARSES.acquire().await.ok();
         if kind == SourceKind::Json {
-            let code = self.source.jq.clone().unwrap_or_else(|| ".".into());
-            let read =
-                tokio::task::spawn_blocking(move || source::jq::read(&body, &code, Some(&base)))
-                    .await
-                    .map_err(|e| PollError::Reader("jq", e))??;
-            return Ok(match read {
-                source::jq::Yield::Items(items) => {
-                    let doc = Document {
-                        items,
-                        ..Document::default()
-                    };
-                    Read::Document(doc, fetched.validators, fetched.hints)
-                }
-                source::jq::Yield::Document(text) => {
-                    let title = String::new();
-                    Read::Page(Page { title, text }, fetched.validators, fetched.hints)
-                }
-            });
+            let yielded = self.read_json(body, base).await?;
+            return Ok(held::json_read(yielded, fetched.validators, fetched.hints));
         }
         if kind == SourceKind::Page {
             let (select, exclude) = (self.source.select.clone(), self.source.exclude.clone());
@@ -358,22 +343,6 @@ impl Step<'_> {
             .collect()
     }
 
-    /// Events the alert conditions held back: stored with their reason
-    /// for `report --all`, delivered nowhere.
-    fn held_events(&self, held: Vec<detect::HeldBack>) -> Vec<NewEvent> {
-        let source = self.source_ref();
-        held.into_iter()
-            .map(|h| {
-                let mut event = h.draft.into_event(&source, self.now);
-                event.held = Some(h.reason);
-                NewEvent {
-                    event,
-                    sinks: Vec::new(),
-                }
-            })
-            .collect()
-    }
-
     fn recovered(&self) -> Vec<Draft> {
         if self.state.failing {
             vec![Draft::new(EventKind::SourceRecovered)]
@@ -460,32 +429,6 @@ impl Step<'_> {
             followed,
         };
         self.record_detection(detection, read, hints).await
-    }
-
-    /// Edits returning to a version already seen, judged against the
-    /// versions stored of the items edited (read only when there are some).
-    async fn unflap(
-        &self,
-        mut detection: detect::Detection,
-    ) -> Result<detect::Detection, StoreError> {
-        let keys: Vec<String> = detection
-            .drafts
-            .iter()
-            .filter(|d| d.kind == EventKind::ItemUpdated)
-            .filter_map(|d| d.item.as_ref().map(|i| i.key.clone()))
-            .collect();
-        if keys.is_empty() {
-            return Ok(detection);
-        }
-        let source_id = self.state.id;
-        let limit = detect::flapping::HISTORY;
-        let history = self
-            .poller
-            .store
-            .run(move |s| s.recent_versions(source_id, &keys, limit))
-            .await?;
-        detect::flapping::apply(&mut detection, &history, &self.source.compare);
-        Ok(detection)
     }
 
     fn rules(&self) -> Rules<'_> {
