@@ -126,6 +126,9 @@ pub struct ReportArgs {
     /// No colour, even on a terminal (as does a non-empty NO_COLOR)
     #[arg(long)]
     pub no_color: bool,
+    /// Also show the changes alert conditions held back, marked as such
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

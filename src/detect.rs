@@ -1,16 +1,20 @@
 //! Old items versus new items: which stories are new, edited or taken down,
 //! and when many edits are really one (a defaced feed).
 
+pub mod conditions;
+pub mod flapping;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use regex::Regex;
 
-use crate::config::{Field, Track};
+use crate::config::{Conditions, Field, Track};
 use crate::diff::{self, Edit};
 use crate::event::{Bulk, Change, Draft, EventKind, ItemRef, format_time};
 use crate::source::Item;
 use crate::text;
+use conditions::Candidate;
 
 /// A stored version of an item: normalised text, `ignore` patterns removed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -93,6 +97,8 @@ pub struct Rules<'a> {
     pub ignore: &'a [Regex],
     /// The first poll of a source records quietly.
     pub quiet: bool,
+    /// Which of the changes found are raised.
+    pub conditions: &'a Conditions,
 }
 
 /// An item as it must be written after this poll.
@@ -111,6 +117,15 @@ pub struct Detection {
     /// Items that were present and are no longer in the document.
     pub gone: Vec<String>,
     pub drafts: Vec<Draft>,
+    /// Changes the conditions held back: recorded, never delivered.
+    pub held: Vec<HeldBack>,
+}
+
+/// An event the alert conditions decided not to raise, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub draft: Draft,
+    pub reason: String,
 }
 
 /// Compares the held items with a freshly read document.
@@ -146,9 +161,13 @@ pub fn detect_with_articles(
         match held.get(&item.key) {
             None => {
                 if !rules.quiet && rules.track.new {
-                    out.drafts.push(
-                        Draft::new(EventKind::ItemNew).about(snapshot.item_ref(&item.key, 1)),
-                    );
+                    let draft =
+                        Draft::new(EventKind::ItemNew).about(snapshot.item_ref(&item.key, 1));
+                    let candidate = Candidate::New {
+                        after: &snapshot,
+                        compare: rules.compare,
+                    };
+                    out.raise_or_hold(draft, conditions::verdict(rules.conditions, candidate));
                 }
                 out.writes.push(write(Some((1, snapshot.clone()))));
             }
@@ -173,7 +192,7 @@ pub fn detect_with_articles(
     if !rules.quiet && rules.track.removed {
         out.drafts.extend(removals(held, items, &out.gone));
     }
-    out.drafts.extend(fold_bulk(updates, items.len()));
+    fold_bulk(updates, items.len(), rules.conditions, &mut out);
     out
 }
 
@@ -219,7 +238,7 @@ pub fn detect_articles(
         });
     }
     let present = held.values().filter(|h| h.present).count();
-    out.drafts.extend(fold_bulk(updates, present));
+    fold_bulk(updates, present, rules.conditions, &mut out);
     out
 }
 
@@ -228,12 +247,15 @@ pub const PAGE_FIELD: &str = "text";
 
 /// Compares a page's stored text with the text just read. Only the selected
 /// text counts: a new title alone is neither an event nor a version. Any
-/// other key still held (the source's old address) is let go.
+/// other key still held (the source's old address) is let go. The alert
+/// conditions look at the words the change added or removed; a page has no
+/// fields to choose among, so `alert_fields` does not apply.
 pub fn detect_page(
     held: &HashMap<String, Held>,
     key: &str,
     page: Snapshot,
     quiet: bool,
+    conditions: &Conditions,
 ) -> Detection {
     let mut out = Detection::default();
     let mut gone: Vec<String> = held
@@ -255,7 +277,9 @@ pub fn detect_page(
         return out;
     }
     let version = previous.map_or(1, |h| h.version + 1);
-    let before = previous.map_or("", |h| h.snapshot.content.as_str());
+    let empty = Snapshot::default();
+    let held_page = previous.map_or(&empty, |h| &h.snapshot);
+    let before = held_page.content.as_str();
     if !quiet {
         let mut draft = Draft::new(EventKind::PageChanged).about(page.item_ref(key, version));
         draft.changes = vec![Change {
@@ -264,7 +288,16 @@ pub fn detect_page(
             after: page.content.clone(),
             diff: diff::unified(before, &page.content),
         }];
-        out.drafts.push(draft);
+        let whole_text = Conditions {
+            alert_fields: Vec::new(),
+            ..conditions.clone()
+        };
+        let candidate = Candidate::Edit {
+            before: held_page,
+            after: &page,
+            fields: &[Field::Content],
+        };
+        out.raise_or_hold(draft, conditions::verdict(&whole_text, candidate));
     }
     out.writes.push(write(Some((version, page))));
     out
@@ -341,9 +374,28 @@ fn change(field: Field, before: &Snapshot, after: &Snapshot, budget: Instant) ->
     }
 }
 
+impl Detection {
+    fn raise_or_hold(&mut self, draft: Draft, verdict: Result<(), conditions::Reason>) {
+        match verdict {
+            Ok(()) => self.drafts.push(draft),
+            Err(reason) => self.held.push(HeldBack {
+                draft,
+                reason: reason.to_string(),
+            }),
+        }
+    }
+}
+
 /// Folds one edit repeated on at least 3 items and half of the document into
-/// a single `source.bulk_change`; what remains becomes `item.updated`.
-fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draft> {
+/// a single `source.bulk_change`; what remains becomes `item.updated`, raised
+/// or held back as the conditions say. A bulk change is the source's own
+/// event (a defacement), so conditions on items never hold it back.
+fn fold_bulk(
+    mut updates: Vec<PendingUpdate>,
+    document_items: usize,
+    conditions: &Conditions,
+    out: &mut Detection,
+) {
     let budget = Instant::now() + diff::POLL_BUDGET;
     let mut groups: BTreeMap<(Field, String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, u) in updates.iter().enumerate() {
@@ -359,7 +411,6 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
             }
         }
     }
-    let mut drafts = Vec::new();
     for ((field, edit, removed, added), members) in groups {
         if members.len() < 3 || members.len() * 2 < document_items {
             continue;
@@ -369,7 +420,7 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
             let (before, after) = (&updates[first].before, &updates[first].after);
             draft.changes = vec![change(field, before, after, budget)];
         }
-        drafts.push(draft);
+        out.drafts.push(draft);
         for &i in &members {
             updates[i].fields.retain(|f| *f != field);
         }
@@ -382,9 +433,13 @@ fn fold_bulk(mut updates: Vec<PendingUpdate>, document_items: usize) -> Vec<Draf
             .iter()
             .map(|f| change(*f, &u.before, &u.after, budget))
             .collect();
-        drafts.push(draft);
+        let candidate = Candidate::Edit {
+            before: &u.before,
+            after: &u.after,
+            fields: &u.fields,
+        };
+        out.raise_or_hold(draft, conditions::verdict(conditions, candidate));
     }
-    drafts
 }
 
 fn bulk_draft(
@@ -461,6 +516,12 @@ mod tests {
     }
 
     const COMPARE: &[Field] = &[Field::Title, Field::Link, Field::Summary, Field::Content];
+    static NO_CONDITIONS: Conditions = Conditions {
+        alert_if: Vec::new(),
+        alert_unless: Vec::new(),
+        alert_fields: Vec::new(),
+        min_change: 0,
+    };
 
     fn rules(quiet: bool) -> Rules<'static> {
         Rules {
@@ -472,6 +533,7 @@ mod tests {
             },
             ignore: &[],
             quiet,
+            conditions: &NO_CONDITIONS,
         }
     }
 

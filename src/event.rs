@@ -12,6 +12,10 @@ pub enum EventKind {
     ItemUpdated,
     #[serde(rename = "item.removed")]
     ItemRemoved,
+    /// A story flipping between versions already seen: raised once, then
+    /// silence until it settles on a version never seen before.
+    #[serde(rename = "item.flapping")]
+    ItemFlapping,
     #[serde(rename = "page.changed")]
     PageChanged,
     #[serde(rename = "source.bulk_change")]
@@ -23,10 +27,11 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::ItemNew,
         EventKind::ItemUpdated,
         EventKind::ItemRemoved,
+        EventKind::ItemFlapping,
         EventKind::PageChanged,
         EventKind::BulkChange,
         EventKind::SourceFailing,
@@ -38,6 +43,7 @@ impl EventKind {
             EventKind::ItemNew => "item.new",
             EventKind::ItemUpdated => "item.updated",
             EventKind::ItemRemoved => "item.removed",
+            EventKind::ItemFlapping => "item.flapping",
             EventKind::PageChanged => "page.changed",
             EventKind::BulkChange => "source.bulk_change",
             EventKind::SourceFailing => "source.failing",
@@ -128,6 +134,7 @@ impl Draft {
             bulk: self.bulk,
             items: self.items,
             error: self.error,
+            held: None,
         }
     }
 }
@@ -150,6 +157,10 @@ pub struct Event {
     pub items: Vec<ItemRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the alert conditions held this event back; such an event is
+    /// recorded for `report --all` and never delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl Event {

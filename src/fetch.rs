@@ -53,6 +53,9 @@ impl Validators {
 pub const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
      application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
 
+/// What JSON API sources are asked for as.
+pub const JSON_ACCEPT: &str = "application/json, */*;q=0.5";
+
 /// What pages (page sources and followed articles) are asked for as.
 pub const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
 

@@ -20,7 +20,7 @@ const DELIVERY_OUTCOMES: [&str; 4] = ["delivered", "retried", "dead", "disabled"
 
 pub struct Metrics {
     polls: [AtomicU64; 3],
-    changes: [AtomicU64; 7],
+    changes: [AtomicU64; EventKind::ALL.len()],
     deliveries: [AtomicU64; 4],
     poll_buckets: [AtomicU64; 10],
     poll_count: AtomicU64,
@@ -30,7 +30,7 @@ pub struct Metrics {
 /// The process's metrics; counters only ever go up.
 pub static METRICS: Metrics = Metrics {
     polls: [const { AtomicU64::new(0) }; 3],
-    changes: [const { AtomicU64::new(0) }; 7],
+    changes: [const { AtomicU64::new(0) }; EventKind::ALL.len()],
     deliveries: [const { AtomicU64::new(0) }; 4],
     poll_buckets: [const { AtomicU64::new(0) }; 10],
     poll_count: AtomicU64::new(0),
@@ -67,8 +67,9 @@ impl Metrics {
     }
 
     pub fn change(&self, kind: EventKind) {
-        if let Some(i) = EventKind::ALL.iter().position(|k| *k == kind) {
-            self.changes[i].fetch_add(1, Relaxed);
+        let at = EventKind::ALL.iter().position(|k| *k == kind);
+        if let Some(count) = at.and_then(|i| self.changes.get(i)) {
+            count.fetch_add(1, Relaxed);
         }
     }
 

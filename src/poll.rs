@@ -3,6 +3,7 @@
 
 mod commit;
 mod error;
+mod held;
 mod report;
 
 use std::collections::HashMap;
@@ -224,6 +225,7 @@ impl Step<'_> {
             max_body: self.source.max_body,
             accept: match self.known_kind() {
                 Some(SourceKind::Page) => fetch::PAGE_ACCEPT,
+                Some(SourceKind::Json) => fetch::JSON_ACCEPT,
                 _ => fetch::FEED_ACCEPT,
             },
             extras: Some(fetch::Extras {
@@ -251,6 +253,10 @@ impl Step<'_> {
             None
         };
         let _parse = PARSES.acquire().await.ok();
+        if kind == SourceKind::Json {
+            let yielded = self.read_json(body, base).await?;
+            return Ok(held::json_read(yielded, fetched.validators, fetched.hints));
+        }
         if kind == SourceKind::Page {
             let (select, exclude) = (self.source.select.clone(), self.source.exclude.clone());
             let page = tokio::task::spawn_blocking(move || {
@@ -277,6 +283,15 @@ impl Step<'_> {
     /// The type before anything is fetched, when configured or remembered.
     fn known_kind(&self) -> Option<SourceKind> {
         self.source.kind.or(self.state.kind)
+    }
+
+    /// What to remember the source as: a JSON source stays one whether
+    /// its filter yielded items or a document.
+    fn recorded_kind(&self, read: SourceKind) -> SourceKind {
+        match self.source.kind {
+            Some(SourceKind::Json) => SourceKind::Json,
+            _ => read,
+        }
     }
 
     /// The configured address, or where a confirmed permanent move leads.
@@ -404,9 +419,13 @@ impl Step<'_> {
         };
         let detection =
             detect::detect_with_articles(&held, &doc.items, &followed.texts, &self.rules());
+        let detection = match self.unflap(detection).await {
+            Ok(detection) => detection,
+            Err(e) => return self.report(Err(e.into())),
+        };
         let hint = polite::longest(hints.fresh_for, doc.ttl_minutes.map(minutes));
         let read = Recorded {
-            kind: SourceKind::Feed,
+            kind: self.recorded_kind(SourceKind::Feed),
             items: doc.items.len(),
             validators,
             hint,
@@ -422,6 +441,7 @@ impl Step<'_> {
             track: self.source.track,
             ignore: &self.source.ignore,
             quiet: self.quiet(),
+            conditions: &self.source.conditions,
         }
     }
 
@@ -460,9 +480,10 @@ impl Step<'_> {
             content: crate::text::apply_ignore(&page.text, &self.source.ignore),
             ..detect::Snapshot::default()
         };
-        let detection = detect::detect_page(&held, &key, snapshot, self.quiet());
+        let conditions = &self.source.conditions;
+        let detection = detect::detect_page(&held, &key, snapshot, self.quiet(), conditions);
         let read = Recorded {
-            kind: SourceKind::Page,
+            kind: self.recorded_kind(SourceKind::Page),
             items: 1,
             validators,
             hint: hints.fresh_for,
@@ -500,6 +521,8 @@ impl Step<'_> {
             });
         }
         rec.events = self.events(drafts);
+        let raised = rec.events.len();
+        rec.events.extend(self.held_events(detection.held));
         let summary = Summary {
             not_modified: false,
             items: read.items,
@@ -508,7 +531,7 @@ impl Step<'_> {
                 .iter()
                 .filter(|w| w.new_version.is_some())
                 .count(),
-            events: rec.events.len(),
+            events: raised,
             baseline: self.quiet(),
             article_errors: read.followed.errors.len(),
         };
@@ -560,11 +583,14 @@ impl Step<'_> {
             summary.article_errors = followed.errors.len();
             rec.warning = followed.warning();
             drafts.extend(detection.drafts);
+            rec.events.extend(self.held_events(detection.held));
             rec.writes = detection.writes;
             rec.articles = followed.writes;
         }
+        let held = std::mem::take(&mut rec.events);
         rec.events = self.events(drafts);
         summary.events = rec.events.len();
+        rec.events.extend(held);
         let not_before = self.lengthened(hints.fresh_for);
         self.postpone(&mut rec, not_before);
         let mut report = self.report(self.commit(rec).await.map(|()| summary));
@@ -609,7 +635,12 @@ impl Step<'_> {
     }
 
     async fn commit(&self, rec: PollRecord) -> Result<(), PollError> {
-        let kinds: Vec<EventKind> = rec.events.iter().map(|e| e.event.kind).collect();
+        let kinds: Vec<EventKind> = rec
+            .events
+            .iter()
+            .filter(|e| e.event.held.is_none())
+            .map(|e| e.event.kind)
+            .collect();
         commit::commit(self.poller, self.config, rec).await?;
         kinds.into_iter().for_each(|k| METRICS.change(k));
         self.poller.outbox.notify_waiters();

@@ -253,8 +253,8 @@ impl Chosen {
     /// What a poll would record, as `test` shows it.
     fn show(&self) -> Result<(), AppError> {
         match &self.read {
-            Read::Feed(doc) => try_source::show(doc, "", &[]),
-            Read::Page(page) => try_source::show_page(page, "", false).map(|_| ()),
+            Read::Feed(doc) => try_source::show(doc, "feed", "", &[]),
+            Read::Page(page) => try_source::show_page(page, "page", "", false).map(|_| ()),
         }
     }
 }

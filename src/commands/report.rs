@@ -28,7 +28,7 @@ pub fn report(ctx: Context, args: &ReportArgs) -> Result<Status, AppError> {
         report::period_start(now, args.since.unwrap_or(config.settings.report_window))
     });
     let mut events: Vec<Event> = store
-        .events_since(from)?
+        .events_since(from, args.all)?
         .into_iter()
         .map(|row| row.event)
         .filter(|e| args.sources.is_empty() || args.sources.contains(&e.source.name))

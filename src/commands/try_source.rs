@@ -8,6 +8,7 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::error::error_chain;
 use crate::fetch::{Extras, FEED_ACCEPT, FetchOutcome, FetchRequest, Fetcher, Validators};
 use crate::follow::Following;
+use crate::source::jq::Yield;
 use crate::source::page::Page;
 use crate::source::{self, Document};
 
@@ -67,12 +68,31 @@ pub fn test(ctx: Context, target: &str, as_json: bool) -> Result<Status, AppErro
             text: crate::text::apply_ignore(&page.text, ignore.unwrap_or_default()),
             ..page
         };
-        return show_page(&page, how, as_json);
+        return show_page(&page, "page", how, as_json);
     }
-    let doc = match source::feed::read(&fetched.body, content_type, Some(&fetched.base_url())) {
+    let (label, read) = if kind == SourceKind::Json {
+        match read_json(&fetched.body, &fetched.base_url(), target.source.as_ref()) {
+            Ok(Yield::Items(items)) => {
+                let doc = Document {
+                    items,
+                    ..Document::default()
+                };
+                ("json", Ok(doc))
+            }
+            Ok(Yield::Document(text)) => {
+                let title = String::new();
+                return show_page(&Page { title, text }, "json", how, as_json);
+            }
+            Err(e) => ("json", Err(error_chain(&e))),
+        }
+    } else {
+        let read = source::feed::read(&fetched.body, content_type, Some(&fetched.base_url()));
+        ("feed", read.map_err(|e| error_chain(&e)))
+    };
+    let doc = match read {
         Ok(doc) => doc,
         Err(e) => {
-            eprintln!("error: {url}: {}", error_chain(&e));
+            eprintln!("error: {url}: {e}");
             return Ok(1);
         }
     };
@@ -81,7 +101,7 @@ pub fn test(ctx: Context, target: &str, as_json: bool) -> Result<Status, AppErro
         None => Vec::new(),
     };
     if as_json {
-        let mut value = to_json(&doc);
+        let mut value = to_json(&doc, label);
         for (item, article) in value["items"]
             .as_array_mut()
             .into_iter()
@@ -97,7 +117,7 @@ pub fn test(ctx: Context, target: &str, as_json: bool) -> Result<Status, AppErro
         }
         emit(&value.to_string())?;
     } else {
-        show(&doc, how, &articles)?;
+        show(&doc, label, how, &articles)?;
     }
     Ok(0)
 }
@@ -180,15 +200,20 @@ fn resolve(ctx: Context, target: &str) -> Result<Target, AppError> {
 }
 
 /// The page's title and the text that would be compared, line by line.
-pub(super) fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status, AppError> {
+pub(super) fn show_page(
+    page: &Page,
+    label: &str,
+    how: &str,
+    as_json: bool,
+) -> Result<Status, AppError> {
     if as_json {
-        let value = json!({"kind": "page", "title": page.title, "items": [], "text": page.text});
+        let value = json!({"kind": label, "title": page.title, "items": [], "text": page.text});
         emit(&value.to_string())?;
         return Ok(0);
     }
     let lines = page.text.lines().count();
     emit(&format!(
-        "page{how}: {} ({lines} lines of text)",
+        "{label}{how}: {} ({lines} lines of text)",
         page.title
     ))?;
     emit("")?;
@@ -198,7 +223,22 @@ pub(super) fn show_page(page: &Page, how: &str, as_json: bool) -> Result<Status,
     Ok(0)
 }
 
-fn to_json(doc: &Document) -> serde_json::Value {
+/// A JSON source's body through its filter, with its `ignore` patterns
+/// applied to a document as a poll applies them.
+fn read_json(
+    body: &[u8],
+    base: &Url,
+    source: Option<&SourceConfig>,
+) -> Result<Yield, source::jq::JqError> {
+    let code = source.and_then(|s| s.jq.as_deref()).unwrap_or(".");
+    let ignore = source.map(|s| s.ignore.as_slice()).unwrap_or_default();
+    Ok(match source::jq::read(body, code, Some(base))? {
+        Yield::Document(text) => Yield::Document(crate::text::apply_ignore(&text, ignore)),
+        items => items,
+    })
+}
+
+fn to_json(doc: &Document, label: &str) -> serde_json::Value {
     let items: Vec<_> = doc
         .items
         .iter()
@@ -217,7 +257,7 @@ fn to_json(doc: &Document) -> serde_json::Value {
         })
         .collect();
     json!({
-        "kind": "feed",
+        "kind": label,
         "title": doc.title,
         "items": items,
         "text": null,
@@ -227,11 +267,12 @@ fn to_json(doc: &Document) -> serde_json::Value {
 
 pub(super) fn show(
     doc: &Document,
+    label: &str,
     how: &str,
     articles: &[Result<String, String>],
 ) -> Result<(), AppError> {
     emit(&format!(
-        "feed{how}: {} ({} items)",
+        "{label}{how}: {} ({} items)",
         doc.title,
         doc.items.len()
     ))?;

@@ -2,6 +2,8 @@
 //! table is walked by hand so that every problem in the file is found in one
 //! pass and reported with its line, column and key.
 
+mod conditions;
+mod jq;
 mod request;
 mod sinks;
 mod sources;
@@ -303,8 +305,12 @@ fn array_of_tables<'a>(ck: &mut Checker<'_>, root: &Table<'a>, key: &str) -> Tab
 }
 
 fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings {
-    let allowed = [&SETTINGS_KEYS[..], &request::REQUEST_KEYS[..]].concat();
-    ck.check_keys(t, &allowed, |_| None);
+    let keys: Vec<&str> = SETTINGS_KEYS
+        .into_iter()
+        .chain(request::REQUEST_KEYS)
+        .chain(conditions::KEYS)
+        .collect();
+    ck.check_keys(t, &keys, |_| None);
     let d = Settings::default();
     let database = match ck.string(t, "database") {
         Some(s) if s.value.trim().is_empty() => {
@@ -341,6 +347,7 @@ fn read_settings(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Settings
         report_window: ck.duration(t, "report_window").unwrap_or(d.report_window),
         report_url: report_url(ck, t),
         request: request::read(ck, t, bases),
+        conditions: conditions::read(ck, t, &d.conditions),
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Settings {
     pub report_url: Option<Url>,
     /// Headers, sign-in, cookies and proxy every source starts from.
     pub request: RequestConfig,
+    /// The alert conditions a source without its own gets.
+    pub conditions: Conditions,
 }
 
 impl Default for Settings {
@@ -93,7 +95,42 @@ impl Default for Settings {
             report_window: Duration::from_secs(7 * 24 * 3600),
             report_url: None,
             request: RequestConfig::default(),
+            conditions: Conditions::default(),
         }
+    }
+}
+
+/// Which item changes are worth an alert. Every version is stored whatever
+/// these say; they only decide which events are raised.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// Raise only when the text added or changed matches one of these.
+    pub alert_if: Vec<Regex>,
+    /// Raise only when the text added or changed matches none of these.
+    pub alert_unless: Vec<Regex>,
+    /// The fields whose text the patterns look at; empty: every compared field.
+    pub alert_fields: Vec<Field>,
+    /// Edits changing fewer characters of compared text raise nothing.
+    pub min_change: usize,
+}
+
+impl Conditions {
+    /// Whether these can hold anything back at all.
+    pub fn any(&self) -> bool {
+        !self.alert_if.is_empty() || !self.alert_unless.is_empty() || self.min_change > 0
+    }
+}
+
+/// Patterns are compared by what was written.
+impl PartialEq for Conditions {
+    fn eq(&self, other: &Conditions) -> bool {
+        let same = |a: &[Regex], b: &[Regex]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_str() == y.as_str())
+        };
+        same(&self.alert_if, &other.alert_if)
+            && same(&self.alert_unless, &other.alert_unless)
+            && self.alert_fields == other.alert_fields
+            && self.min_change == other.min_change
     }
 }
 
@@ -253,6 +290,9 @@ pub struct SourceConfig {
     pub exclude: Vec<String>,
     /// Headers, sign-in, cookies and proxy, settings' merged with its own.
     pub request: RequestConfig,
+    pub conditions: Conditions,
+    /// The jq filter of a `type = "json"` source, checked to compile.
+    pub jq: Option<String>,
 }
 
 /// Two configurations of a source are the same when every setting is;
@@ -277,6 +317,8 @@ impl PartialEq for SourceConfig {
             select,
             exclude,
             request,
+            conditions,
+            jq,
         } = self;
         *name == other.name
             && *url == other.url
@@ -298,6 +340,8 @@ impl PartialEq for SourceConfig {
             && *select == other.select
             && *exclude == other.exclude
             && *request == other.request
+            && *conditions == other.conditions
+            && *jq == other.jq
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::error::error_chain;
 use crate::fetch::FetchError;
 use crate::source::ParseError;
+use crate::source::jq::JqError;
 use crate::source::page::PageError;
 use crate::store::StoreError;
 
@@ -16,6 +17,8 @@ pub enum PollError {
     Feed(#[from] ParseError),
     #[error(transparent)]
     Page(#[from] PageError),
+    #[error(transparent)]
+    Json(#[from] JqError),
     /// A reader stopped without an answer (it panicked).
     #[error("the {0} reader failed")]
     Reader(&'static str, #[source] tokio::task::JoinError),

@@ -271,6 +271,7 @@ fn kind_class(kind: EventKind) -> &'static str {
         EventKind::ItemNew => "item-new",
         EventKind::ItemUpdated => "item-updated",
         EventKind::ItemRemoved => "item-removed",
+        EventKind::ItemFlapping => "item-flapping",
         EventKind::PageChanged => "page-changed",
         EventKind::BulkChange => "bulk-change",
         EventKind::SourceFailing => "source-failing",

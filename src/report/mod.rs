@@ -67,6 +67,7 @@ pub(crate) fn label(kind: EventKind) -> &'static str {
         EventKind::ItemNew => "new",
         EventKind::ItemUpdated => "edited",
         EventKind::ItemRemoved => "taken down",
+        EventKind::ItemFlapping => "flapping",
         EventKind::PageChanged => "page changed",
         EventKind::BulkChange => "bulk change",
         EventKind::SourceFailing => "failing",
@@ -76,6 +77,13 @@ pub(crate) fn label(kind: EventKind) -> &'static str {
 
 /// One line naming what an event is about.
 pub(crate) fn headline(event: &Event) -> String {
+    match &event.held {
+        Some(reason) => format!("[held back: {reason}] {}", plain_headline(event)),
+        None => plain_headline(event),
+    }
+}
+
+fn plain_headline(event: &Event) -> String {
     if let Some(bulk) = &event.bulk {
         return bulk.summary.clone();
     }

@@ -61,7 +61,7 @@ pub fn window_events(
 ) -> Result<(DateTime<Utc>, Vec<Event>), StoreError> {
     let from = super::period_start(now, window);
     let mut events: Vec<Event> = store
-        .events_since(from)?
+        .events_since(from, false)?
         .into_iter()
         .map(|row| row.event)
         .collect();

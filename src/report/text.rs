@@ -56,7 +56,12 @@ fn event_text(out: &mut String, event: &Event, paint: Paint) {
     let version = event
         .item
         .as_ref()
-        .filter(|_| matches!(event.kind, EventKind::ItemUpdated | EventKind::PageChanged))
+        .filter(|_| {
+            matches!(
+                event.kind,
+                EventKind::ItemUpdated | EventKind::ItemFlapping | EventKind::PageChanged
+            )
+        })
         .map(|i| format!("  v{}", i.version))
         .unwrap_or_default();
     let _ = writeln!(
@@ -141,7 +146,7 @@ impl Paint {
     fn kind(self, kind: EventKind) -> String {
         let code = match kind {
             EventKind::ItemNew | EventKind::SourceRecovered => "32",
-            EventKind::ItemUpdated | EventKind::PageChanged => "33",
+            EventKind::ItemUpdated | EventKind::ItemFlapping | EventKind::PageChanged => "33",
             EventKind::ItemRemoved | EventKind::SourceFailing => "31",
             EventKind::BulkChange => "35",
         };

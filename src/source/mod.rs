@@ -6,6 +6,7 @@ pub mod decode;
 pub mod discover;
 pub mod feed;
 mod identity;
+pub mod jq;
 mod json;
 pub mod normalize;
 pub mod page;
@@ -17,6 +18,8 @@ use chrono::{DateTime, Utc};
 pub enum SourceKind {
     Feed,
     Page,
+    /// A JSON API read through a jq filter: items, or one document.
+    Json,
 }
 
 impl SourceKind {
@@ -24,6 +27,7 @@ impl SourceKind {
         match self {
             SourceKind::Feed => "feed",
             SourceKind::Page => "page",
+            SourceKind::Json => "json",
         }
     }
 }

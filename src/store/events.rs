@@ -36,8 +36,8 @@ pub(super) fn insert(tx: &Connection, source: SourceId, new: &NewEvent) -> rusql
     let e = &new.event;
     let seq: i64 = tx
         .prepare_cached(
-            "INSERT INTO event (id, source_id, type, item_key, created_at, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+            "INSERT INTO event (id, source_id, type, item_key, created_at, payload, held)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING seq",
         )?
         .query_row(
             params![
@@ -46,12 +46,14 @@ pub(super) fn insert(tx: &Connection, source: SourceId, new: &NewEvent) -> rusql
                 e.kind.as_str(),
                 e.item.as_ref().map(|i| i.key.as_str()),
                 e.timestamp,
-                e.to_json()
+                e.to_json(),
+                e.held
             ],
             |r| r.get(0),
         )?;
     let mut stmt = tx.prepare_cached("INSERT INTO delivery (event_seq, sink) VALUES (?1, ?2)")?;
-    for sink in &new.sinks {
+    // A held-back event is a record, not an alert: it goes to no sink.
+    for sink in new.sinks.iter().filter(|_| e.held.is_none()) {
         stmt.execute(params![seq, sink])?;
     }
     Ok(())
@@ -114,12 +116,14 @@ impl Store {
         Ok(())
     }
 
-    /// Events of the given sources (all when empty) created at or after `since`, oldest first.
-    pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<EventRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, payload FROM event WHERE created_at >= ?1 ORDER BY seq")?;
-        let rows = stmt.query_map([Stamp(since)], |r| {
+    /// Events created at or after `since`, oldest first; with `held`, the
+    /// ones the alert conditions held back as well.
+    pub fn events_since(&self, since: DateTime<Utc>, held: bool) -> Result<Vec<EventRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, payload FROM event WHERE created_at >= ?1 AND (?2 OR held IS NULL)
+             ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![Stamp(since), held], |r| {
             let payload: String = r.get(1)?;
             Ok(EventRow {
                 seq: r.get(0)?,

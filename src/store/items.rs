@@ -131,6 +131,31 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The last `limit` stored versions of each of `keys`, newest first:
+    /// what flapping is judged against.
+    pub fn recent_versions(
+        &self,
+        source: SourceId,
+        keys: &[String],
+        limit: usize,
+    ) -> Result<HashMap<String, Vec<Snapshot>>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM version v JOIN item i ON i.id = v.item_id
+             WHERE i.source_id = ?1 AND i.key = ?2
+             ORDER BY v.version DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut out = HashMap::with_capacity(keys.len());
+        for key in keys {
+            let rows = stmt.query_map(params![source.0, key, limit], |r| snapshot_at(r, 0))?;
+            out.insert(key.clone(), rows.collect::<rusqlite::Result<_>>()?);
+        }
+        drop(stmt);
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Every version of one item, newest first.
     pub fn versions_of(&self, source: &str, key: &str) -> Result<Vec<VersionRow>> {
         let id = self.source_id(source)?;

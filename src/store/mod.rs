@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_enclosure.sql"),
     include_str!("migrations/0008_version_rows.sql"),
     include_str!("migrations/0009_lease.sql"),
+    include_str!("migrations/0010_held.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -315,6 +316,33 @@ mod tests {
             )
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(!table.contains("WITHOUT ROWID"), "{table}");
+    }
+
+    /// Events stored before held-back events existed are all raised ones.
+    #[test]
+    fn events_from_before_held_back_events_stay_in_reports() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("db.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            for sql in &MIGRATIONS[..9] {
+                conn.execute_batch(sql).unwrap_or_else(|e| panic!("{e}"));
+            }
+            conn.pragma_update(None, "user_version", 9)
+                .unwrap_or_else(|e| panic!("{e}"));
+            conn.execute_batch(
+                r#"INSERT INTO source (id, name, url) VALUES (1, 'news', 'https://example.org/feed');
+                   INSERT INTO event (id, source_id, type, created_at, payload)
+                   VALUES ('evt_1', 1, 'source.recovered', '2026-11-23T18:04:05Z',
+                           '{"id":"evt_1","type":"source.recovered","timestamp":"2026-11-23T18:04:05Z","source":{"name":"news","url":"https://example.org/feed"}}');"#,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let since = chrono::DateTime::UNIX_EPOCH;
+        let raised = store.events_since(since, false).unwrap_or_default();
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].event.held, None);
     }
 
     #[test]

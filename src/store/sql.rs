@@ -38,6 +38,7 @@ impl FromSql for SourceKind {
         match value.as_str()? {
             "feed" => Ok(SourceKind::Feed),
             "page" => Ok(SourceKind::Page),
+            "json" => Ok(SourceKind::Json),
             other => Err(FromSqlError::Other(
                 format!("{other:?} is not a kind of source").into(),
             )),

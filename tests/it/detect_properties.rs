@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use feedwatch::config::{Field, Track};
+use feedwatch::config::{Conditions, Field, Track};
 use feedwatch::detect::{Detection, Held, Rules, Snapshot, detect};
 use feedwatch::event::EventKind;
 use feedwatch::source::{Item, feed};
@@ -12,8 +12,8 @@ use proptest::prelude::*;
 
 use crate::support::OrFail;
 
-const COMPARE: [Field; 4] = [Field::Title, Field::Link, Field::Summary, Field::Content];
-const TRACK_ALL: Track = Track {
+pub(crate) const COMPARE: [Field; 4] = [Field::Title, Field::Link, Field::Summary, Field::Content];
+pub(crate) const TRACK_ALL: Track = Track {
     new: true,
     updated: true,
     removed: true,
@@ -22,7 +22,7 @@ const TRACK_ALL: Track = Track {
 /// One generated `<item>`; small alphabets so guids, links and texts collide
 /// often, which is where identity goes wrong.
 #[derive(Debug, Clone)]
-struct GenItem {
+pub(crate) struct GenItem {
     guid: Option<String>,
     link: Option<String>,
     title: String,
@@ -47,7 +47,7 @@ fn text() -> impl Strategy<Value = String> {
     .prop_map(|words| words.join(" "))
 }
 
-fn gen_item() -> impl Strategy<Value = GenItem> {
+pub(crate) fn gen_item() -> impl Strategy<Value = GenItem> {
     (
         prop::option::of("[a-c]{1,2}"),
         prop::option::of(("[a-c]{1,2}", prop::bool::ANY)),
@@ -104,14 +104,14 @@ fn rss(items: &[GenItem]) -> String {
     out
 }
 
-fn read(items: &[GenItem]) -> Vec<Item> {
+pub(crate) fn read(items: &[GenItem]) -> Vec<Item> {
     feed::parse(&rss(items), None)
         .or_fail("a generated feed must parse")
         .items
 }
 
 /// What the store holds after a poll that read `items`.
-fn held_after(items: &[Item]) -> HashMap<String, Held> {
+pub(crate) fn held_after(items: &[Item]) -> HashMap<String, Held> {
     items
         .iter()
         .enumerate()
@@ -135,6 +135,7 @@ fn detect_after(before: &[Item], after: &[Item]) -> Detection {
         track: TRACK_ALL,
         ignore: &[],
         quiet: false,
+        conditions: &Conditions::default(),
     };
     detect(&held_after(before), after, &rules)
 }

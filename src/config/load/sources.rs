@@ -8,6 +8,7 @@ use url::{Host, Url};
 
 use super::values::{Checker, Spanned, Table, did_you_mean, list};
 use super::{Bases, Tables, check_name, check_url, later_of, request, user_agent};
+use super::{conditions, jq};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
 use crate::schedule::{CronSchedule, Schedule};
 
@@ -75,8 +76,13 @@ fn read_one(
     sink_names: &[String],
     bases: &Bases,
 ) -> Option<SourceConfig> {
-    let allowed = [&SOURCE_KEYS[..], &request::REQUEST_KEYS[..]].concat();
-    ck.check_keys(t, &allowed, |_| None);
+    let keys: Vec<&str> = SOURCE_KEYS
+        .into_iter()
+        .chain(request::REQUEST_KEYS)
+        .chain(conditions::KEYS)
+        .chain(jq::KEYS)
+        .collect();
+    ck.check_keys(t, &keys, |_| None);
     let own = crate::config::RequestConfig {
         user_agent: user_agent(ck, t),
         ..request::read(ck, t, bases)
@@ -100,6 +106,8 @@ fn read_one(
         article_select: selector(ck, t, "article_select"),
         select: selectors(ck, t, "select"),
         exclude: selectors(ck, t, "exclude"),
+        conditions: conditions::read(ck, t, &settings.conditions),
+        jq: jq::read(ck, t, kind),
         url: url?,
         schedule,
         request: settings.request.overridden_by(own),
@@ -114,10 +122,11 @@ fn source_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<SourceKind> {
     match s.value {
         "feed" => Some(SourceKind::Feed),
         "page" => Some(SourceKind::Page),
+        "json" => Some(SourceKind::Json),
         other => {
-            let hint = did_you_mean(other, ["feed", "page"]);
+            let hint = did_you_mean(other, ["feed", "page", "json"]);
             let message = format!(
-                "`{other}` is not a source type{hint}; use \"feed\" or \"page\", or leave it out to decide from the first response"
+                "`{other}` is not a source type{hint}; use \"feed\", \"page\" or \"json\", or leave it out to decide from the first response"
             );
             ck.problem(s.at, t.path("type"), message);
             None
@@ -261,7 +270,7 @@ fn ignore(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<Regex> {
 
 /// The regex crate explains syntax errors over several lines with a caret
 /// diagram; the last line (`error: …`) is the reason.
-fn regex_reason(e: &regex::Error) -> String {
+pub(super) fn regex_reason(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().rev().find(|l| !l.trim().is_empty());
     let last = last.unwrap_or(&text).trim();
@@ -337,6 +346,7 @@ fn warn_about_kind(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<SourceKind>
     let unused: &[&str] = match kind {
         Some(SourceKind::Feed) => &["select", "exclude"],
         Some(SourceKind::Page) => &["follow_links", "article_select", "follow_for"],
+        Some(SourceKind::Json) => &["select", "exclude"],
         None => &[],
     };
     for key in unused {
@@ -344,6 +354,9 @@ fn warn_about_kind(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<SourceKind>
             let message = match kind {
                 Some(SourceKind::Feed) => {
                     "applies only to pages; this source is a feed, so it has no effect"
+                }
+                Some(SourceKind::Json) => {
+                    "applies only to pages; this source is read through its jq filter, so it has no effect"
                 }
                 _ => "applies only to feeds; this source is a page, so it has no effect",
             };

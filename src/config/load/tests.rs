@@ -5,6 +5,7 @@ use super::*;
 use crate::config::{Field, SecretRef, SinkKind, SourceKind, Track};
 use crate::schedule::Schedule;
 
+mod conditions;
 mod request;
 mod sinks;
 mod sources;

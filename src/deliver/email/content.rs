@@ -29,6 +29,7 @@ pub fn headline(event: &Event) -> String {
     match event.kind {
         EventKind::ItemNew => format!("New: {}", title(event)),
         EventKind::ItemUpdated => format!("Edited: {}", title(event)),
+        EventKind::ItemFlapping => format!("Flapping: {}", title(event)),
         EventKind::ItemRemoved => format!("Taken down: {}", title(event)),
         EventKind::PageChanged => format!("Page changed: {source}"),
         EventKind::BulkChange => bulk_headline(event),
@@ -43,7 +44,8 @@ pub fn headline(event: &Event) -> String {
 /// The headline with the changed fields named: `Edited: <title> (title, content)`.
 pub fn long_headline(event: &Event) -> String {
     let mut line = headline(event);
-    if event.kind == EventKind::ItemUpdated && !event.changes.is_empty() {
+    let edit = matches!(event.kind, EventKind::ItemUpdated | EventKind::ItemFlapping);
+    if edit && !event.changes.is_empty() {
         let fields: Vec<&str> = event.changes.iter().map(|c| c.field.as_str()).collect();
         let _ = write!(line, " ({})", fields.join(", "));
     }
@@ -318,7 +320,7 @@ fn html_items(out: &mut String, event: &Event) {
 fn colour(kind: EventKind) -> &'static str {
     match kind {
         EventKind::ItemNew | EventKind::SourceRecovered => "#2e8b4a",
-        EventKind::ItemUpdated | EventKind::PageChanged => "#c28a00",
+        EventKind::ItemUpdated | EventKind::ItemFlapping | EventKind::PageChanged => "#c28a00",
         EventKind::ItemRemoved | EventKind::SourceFailing => "#c0392b",
         EventKind::BulkChange => "#8e44ad",
     }
