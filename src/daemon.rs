@@ -207,7 +207,7 @@ impl Daemon {
             Arc::clone(wake),
             self.workers.clone(),
         ));
-        for sink in outbox::webhook_sinks(&self.current.config) {
+        for sink in outbox::outbox_sinks(&self.current.config) {
             self.tracker.spawn(outbox::run_worker(
                 sink,
                 store.clone(),

@@ -364,7 +364,7 @@ async fn deliver_held(config: &Arc<Config>, poller: &Poller) -> bool {
             true
         }
     };
-    for sink in outbox::webhook_sinks(config) {
+    for sink in outbox::outbox_sinks(config) {
         match outbox::drain_once(&sink, &poller.store, &poller.leases).await {
             Ok(done) => {
                 if done.delivered > 0 {

@@ -2,6 +2,7 @@
 //! table is walked by hand so that every problem in the file is found in one
 //! pass and reported with its line, column and key.
 
+mod channels;
 mod sinks;
 mod sources;
 mod values;

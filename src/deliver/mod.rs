@@ -1,8 +1,12 @@
 //! Delivery: which sinks an event goes to, and draining the outbox to them.
 
+pub mod chat;
+pub mod command;
 pub mod lease;
 pub mod log;
+pub mod message;
 pub mod outbox;
+pub mod sender;
 pub mod webhook;
 
 pub use lease::Leases;

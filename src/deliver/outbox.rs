@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::Leases;
-use super::webhook::{Attempt, Webhook, load_secret};
-use crate::config::{Config, SinkKind};
+use super::sender::Sender;
+use super::webhook::Attempt;
+use crate::config::Config;
 use crate::error::error_chain;
 use crate::metrics::{DeliveryOutcome, METRICS};
 use crate::store::{Shared, StoreError};
@@ -26,48 +27,37 @@ const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// `check` beside the daemon leaves its events to the daemon).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 
-/// A webhook sink ready to send.
+/// An outbox sink (a webhook, a chat service, a command) ready to send.
 #[derive(Debug, Clone)]
-pub struct WebhookSink {
+pub struct OutboxSink {
     pub name: String,
-    pub hook: Webhook,
+    pub sender: Sender,
     pub retry_for: Duration,
 }
 
-/// The configured webhook sinks. A sink whose secret cannot be read is left
-/// out (its events wait, queued) and the reason logged, without the secret.
-pub fn webhook_sinks(config: &Config) -> Vec<WebhookSink> {
+/// The configured sinks delivered through the outbox. A sink whose secret
+/// cannot be read is left out (its events wait, queued) and the reason
+/// logged, without the secret.
+pub fn outbox_sinks(config: &Config) -> Vec<OutboxSink> {
     let mut sinks = Vec::new();
     for sink in &config.sinks {
-        let SinkKind::Webhook {
-            url,
-            secret,
-            timeout,
-            retry_for,
-        } = &sink.kind
-        else {
+        let Some(retry_for) = sink.kind.retry_for() else {
             continue;
         };
-        let key = match secret.as_ref().map(load_secret).transpose() {
-            Ok(loaded) => loaded.map(|(key, warning)| {
-                if let Some(w) = warning {
+        match Sender::build(sink, &config.settings.user_agent) {
+            Ok(None) => {}
+            Ok(Some(built)) => {
+                if let Some(w) = built.warning {
                     warn!(sink = %sink.name, "{w}");
                 }
-                key
-            }),
+                sinks.push(OutboxSink {
+                    name: sink.name.clone(),
+                    sender: built.sender,
+                    retry_for,
+                });
+            }
             Err(e) => {
                 error!(sink = %sink.name, "sink not started, its events stay queued: {}", error_chain(&e));
-                continue;
-            }
-        };
-        match Webhook::new(url.clone(), key, *timeout, &config.settings.user_agent) {
-            Ok(hook) => sinks.push(WebhookSink {
-                name: sink.name.clone(),
-                hook,
-                retry_for: *retry_for,
-            }),
-            Err(e) => {
-                error!(sink = %sink.name, "cannot set up the webhook client: {}", error_chain(&e))
             }
         }
     }
@@ -93,11 +83,11 @@ pub enum Step {
 
 /// Tries the head of the sink's queue once, if it is due.
 pub async fn attempt_next(
-    sink: &WebhookSink,
+    sink: &OutboxSink,
     store: &Shared,
     leases: &Leases,
 ) -> Result<Step, StoreError> {
-    if !leases.holds_for(&sink.name, sink.hook.timeout()) {
+    if !leases.holds_for(&sink.name, sink.sender.timeout()) {
         return Ok(Step::NotHeld);
     }
     let name = sink.name.clone();
@@ -114,7 +104,7 @@ pub async fn attempt_next(
     if let Some(at) = head.next_attempt.filter(|at| *at > now) {
         return Ok(Step::Wait(at));
     }
-    let attempt = sink.hook.send(&head.event, now.timestamp()).await;
+    let attempt = sink.sender.send(&head.event, now.timestamp()).await;
     let (name, seq, id) = (sink.name.clone(), head.seq, head.event.id.clone());
     let expired =
         now - head.created_at >= chrono::Duration::from_std(sink.retry_for).unwrap_or_default();
@@ -195,7 +185,7 @@ pub struct Drained {
 /// Sends everything that is due now, stopping at the first event that must
 /// wait for a retry (order is kept); for `check`.
 pub async fn drain_once(
-    sink: &WebhookSink,
+    sink: &OutboxSink,
     store: &Shared,
     leases: &Leases,
 ) -> Result<Drained, StoreError> {
@@ -213,7 +203,7 @@ pub async fn drain_once(
 /// middle of an attempt (the event stays queued and is sent again later:
 /// delivery is at least once).
 pub async fn run_worker(
-    sink: WebhookSink,
+    sink: OutboxSink,
     store: Shared,
     leases: Arc<Leases>,
     wake: Arc<Notify>,

@@ -12,6 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use sha2::Sha256;
 use url::Url;
 
+use super::sender::{Answer, Sent};
 use crate::config::SecretRef;
 use crate::event::Event;
 
@@ -35,6 +36,13 @@ pub enum SecretError {
 /// base64 of the key bytes, as Standard Webhooks says; anything else is used
 /// as raw bytes. The second value is a warning to log, if any.
 pub fn load_secret(secret: &SecretRef) -> Result<(Vec<u8>, Option<String>), SecretError> {
+    let (raw, warning) = read_secret(secret)?;
+    Ok((decode_secret(&raw)?, warning))
+}
+
+/// Reads a secret as text, trimmed (a token, a webhook URL). The second
+/// value is a warning to log, if any.
+pub fn read_secret(secret: &SecretRef) -> Result<(String, Option<String>), SecretError> {
     let (raw, warning) = match secret {
         SecretRef::File(path) => (
             std::fs::read_to_string(path).map_err(|source| SecretError::File {
@@ -48,7 +56,11 @@ pub fn load_secret(secret: &SecretRef) -> Result<(Vec<u8>, Option<String>), Secr
             None,
         ),
     };
-    Ok((decode_secret(raw.trim())?, warning))
+    let raw = raw.trim().to_string();
+    if raw.is_empty() {
+        return Err(SecretError::Empty);
+    }
+    Ok((raw, warning))
 }
 
 pub fn decode_secret(raw: &str) -> Result<Vec<u8>, SecretError> {
@@ -158,6 +170,11 @@ impl Webhook {
 
     /// Posts one event, signed with the attempt's own timestamp.
     pub async fn send(&self, event: &Event, now_unix: i64) -> Attempt {
+        self.exchange(event, now_unix).await.attempt
+    }
+
+    /// [`Webhook::send`], keeping what the receiver answered.
+    pub async fn exchange(&self, event: &Event, now_unix: i64) -> Sent {
         let body = body(event);
         let mut request = self
             .client
@@ -171,11 +188,15 @@ impl Webhook {
         }
         let sent = tokio::time::timeout(self.timeout, request.body(body).send()).await;
         let response = match sent {
-            Err(_) => return retry(format!("no answer within {:?}", self.timeout), None),
-            Ok(Err(e)) => return retry(crate::error::error_chain(&without_url(e)), None),
+            Err(_) => return retry(format!("no answer within {:?}", self.timeout), None).into(),
+            Ok(Err(e)) => return retry(crate::error::error_chain(&without_url(e)), None).into(),
             Ok(Ok(response)) => response,
         };
-        classify(&response)
+        let attempt = classify(&response);
+        Sent {
+            attempt,
+            answer: Some(Answer::read(response).await),
+        }
     }
 }
 

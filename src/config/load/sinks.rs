@@ -6,6 +6,7 @@ use std::time::Duration;
 use globset::Glob;
 
 use super::values::{Checker, Table, did_you_mean, list};
+use super::channels::{self, Channel};
 use super::{Bases, Tables, check_name, check_url, later_of};
 use crate::config::{SecretRef, SinkConfig, SinkKind};
 use crate::event::EventKind;
@@ -13,17 +14,53 @@ use crate::event::EventKind;
 const COMMON_KEYS: [&str; 3] = ["name", "type", "events"];
 const LOG_KEYS: [&str; 1] = ["path"];
 const WEBHOOK_KEYS: [&str; 5] = ["url", "secret_file", "secret_env", "timeout", "retry_for"];
-const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
-const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 
 const INLINE_SECRET: &str = "inline secrets are not allowed, so that the secret never sits in a \
      file that is shared, versioned or printed; put it in a file named by `secret_file` or in \
      an environment variable named by `secret_env`";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Log,
     Webhook,
+    Channel(Channel),
+}
+
+impl Kind {
+    const NAMES: [&str; 8] = [
+        "log", "webhook", "slack", "discord", "telegram", "ntfy", "matrix", "command",
+    ];
+
+    fn parse(name: &str) -> Option<Kind> {
+        match name {
+            "log" => Some(Kind::Log),
+            "webhook" => Some(Kind::Webhook),
+            other => Channel::parse(other).map(Kind::Channel),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Log => "log",
+            Kind::Webhook => "webhook",
+            Kind::Channel(c) => c.name(),
+        }
+    }
+
+    /// The keys this type takes besides the common ones.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Log => &LOG_KEYS,
+            Kind::Webhook => &WEBHOOK_KEYS,
+            Kind::Channel(c) => c.keys(),
+        }
+    }
+
+    fn all() -> impl Iterator<Item = Kind> {
+        Kind::NAMES.into_iter().filter_map(Kind::parse)
+    }
 }
 
 /// The valid sinks, and the name of every sink the file declares (valid or
@@ -62,6 +99,7 @@ pub(super) fn read<'a>(
         let kind = match kind {
             Some(Kind::Log) => Some(log(ck, &t, bases)),
             Some(Kind::Webhook) => webhook(ck, &t, bases),
+            Some(Kind::Channel(c)) => channels::read(ck, &t, bases, c),
             None => None,
         };
         if let (Some(name), Some(kind)) = (name, kind) {
@@ -76,43 +114,62 @@ pub(super) fn read<'a>(
 }
 
 fn sink_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Kind> {
-    let s = ck.required_string(t, "type", "say \"log\" or \"webhook\"")?;
-    match s.value {
-        "log" => Some(Kind::Log),
-        "webhook" => Some(Kind::Webhook),
-        other => {
-            let hint = did_you_mean(other, ["log", "webhook"]);
-            ck.problem(
-                s.at,
-                t.path("type"),
-                format!("`{other}` is not a sink type{hint}; use \"log\" or \"webhook\""),
-            );
-            None
-        }
+    let types = list(&Kind::NAMES);
+    let s = ck.required_string(t, "type", &format!("say which: {types}"))?;
+    let kind = Kind::parse(s.value);
+    if kind.is_none() {
+        let hint = did_you_mean(s.value, Kind::NAMES);
+        ck.problem(
+            s.at,
+            t.path("type"),
+            format!("`{}` is not a sink type{hint}; use {types}", s.value),
+        );
     }
+    kind
 }
 
 fn check_sink_keys(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<Kind>) {
     let mut allowed = COMMON_KEYS.to_vec();
-    if kind != Some(Kind::Webhook) {
-        allowed.extend(LOG_KEYS);
-    }
-    if kind != Some(Kind::Log) {
-        allowed.extend(WEBHOOK_KEYS);
+    match kind {
+        Some(kind) => allowed.extend(kind.keys()),
+        None => {
+            for key in Kind::all().flat_map(|k| k.keys().iter()) {
+                if !allowed.contains(key) {
+                    allowed.push(key);
+                }
+            }
+        }
     }
     ck.check_keys(t, &allowed, |key| {
         if key == "secret" {
             return Some(INLINE_SECRET.to_string());
         }
-        let (owner, this) = match kind {
-            Some(Kind::Log) if WEBHOOK_KEYS.contains(&key) => ("webhook", "log"),
-            Some(Kind::Webhook) if LOG_KEYS.contains(&key) => ("log", "webhook"),
-            _ => return None,
-        };
+        if let Some(hint) = kind.and_then(|k| channels::inline_secret(k, key)) {
+            return Some(hint);
+        }
+        let this = kind?;
+        let owners: Vec<&str> = Kind::all()
+            .filter(|k| k.keys().contains(&key))
+            .map(Kind::name)
+            .collect();
+        if owners.is_empty() {
+            return None;
+        }
         Some(format!(
-            "`{key}` applies only to {owner} sinks, and this is a {this} sink"
+            "`{key}` applies only to {} sinks, and this is a {} sink",
+            or_list(&owners),
+            this.name()
         ))
     });
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 fn events(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<String> {
@@ -181,7 +238,7 @@ fn webhook(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKin
         &["http", "https"],
         "a webhook needs a URL to POST to",
     );
-    let secret = secret(ck, t, bases);
+    let secret = secret(ck, t, bases, "secret_file", "secret_env");
     let timeout = ck.duration(t, "timeout");
     let retry_for = ck.duration(t, "retry_for");
     Some(SinkKind::Webhook {
@@ -192,19 +249,27 @@ fn webhook(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKin
     })
 }
 
-fn secret(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SecretRef> {
-    if let Some((key, at)) = later_of(t, "secret_file", "secret_env") {
+/// A secret named by a `*_file` or a `*_env` key (not both); `None` when
+/// neither is given or the one given is unusable (reported).
+pub(super) fn secret(
+    ck: &mut Checker<'_>,
+    t: &Table<'_>,
+    bases: &Bases,
+    file_key: &str,
+    env_key: &str,
+) -> Option<SecretRef> {
+    if let Some((key, at)) = later_of(t, file_key, env_key) {
         ck.problem(
             at,
             t.path(key),
-            "give either `secret_file` or `secret_env`, not both",
+            format!("give either `{file_key}` or `{env_key}`, not both"),
         );
     }
-    let file = ck.string(t, "secret_file");
-    let env = ck.string(t, "secret_env");
+    let file = ck.string(t, file_key);
+    let env = ck.string(t, env_key);
     if let Some(f) = file {
         if f.value.trim().is_empty() {
-            ck.problem(f.at, t.path("secret_file"), "must not be empty");
+            ck.problem(f.at, t.path(file_key), "must not be empty");
             return None;
         }
         return Some(SecretRef::File(bases.config(f.value)));
@@ -218,7 +283,7 @@ fn secret(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SecretRe
     if env.value.is_empty() || !valid {
         ck.problem(
             env.at,
-            t.path("secret_env"),
+            t.path(env_key),
             format!(
                 "`{}` is not an environment variable name; use letters, digits and `_`, not starting with a digit",
                 env.value
