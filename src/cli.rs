@@ -54,6 +54,14 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print `[[source]]` tables for the feeds of an OPML file
     ImportOpml(ImportOpmlArgs),
+    /// Send a sample event through one sink now, past the outbox, and show the answer
+    NotifyTest(NotifyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyTestArgs {
+    /// A configured sink name
+    pub sink: String,
 }
 
 #[derive(Debug, Args)]

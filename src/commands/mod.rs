@@ -2,6 +2,7 @@
 
 mod check;
 mod inspect;
+mod notify_test;
 mod outbox;
 mod report;
 mod stats;
@@ -133,6 +134,7 @@ pub fn run(command: Command, ctx: Context) -> Result<Status, AppError> {
         Command::Report(args) => report::report(ctx, &args),
         Command::Diff(args) => report::diff(ctx, &args),
         Command::ImportOpml(args) => report::import_opml(&args.file),
+        Command::NotifyTest(args) => notify_test::notify_test(ctx, &args.sink),
     }
 }
 

@@ -168,12 +168,8 @@ impl Webhook {
         })
     }
 
-    /// Posts one event, signed with the attempt's own timestamp.
-    pub async fn send(&self, event: &Event, now_unix: i64) -> Attempt {
-        self.exchange(event, now_unix).await.attempt
-    }
-
-    /// [`Webhook::send`], keeping what the receiver answered.
+    /// Posts one event, signed with the attempt's own timestamp; what it
+    /// came to and what the receiver answered.
     pub async fn exchange(&self, event: &Event, now_unix: i64) -> Sent {
         let body = body(event);
         let mut request = self
