@@ -6,6 +6,7 @@
 mod support;
 
 mod browser;
+mod channels;
 mod cli;
 mod config_errors;
 mod core;
