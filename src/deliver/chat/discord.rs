@@ -22,10 +22,11 @@ pub struct Markdown;
 impl Markup for Markdown {
     fn text(&self, s: &str) -> String {
         let mut out = String::with_capacity(s.len() + s.len() / 4);
-        for c in s.chars() {
-            // Every character Discord's Markdown gives a meaning to, and `:`
-            // and `@` so no bare link, emoji or mention forms.
-            if "\\*_~`|>#-[]()<@:".contains(c) {
+        for (i, c) in s.char_indices() {
+            // Every character Discord's Markdown gives a meaning to, `@` so
+            // no mention forms, and the `:` of `://` so no bare link does.
+            let bare_link = c == ':' && s[i..].starts_with("://");
+            if bare_link || "\\*_~`|>#-[]()<@".contains(c) {
                 out.push('\\');
             }
             out.push(c);
