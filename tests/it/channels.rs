@@ -236,6 +236,7 @@ fn a_short_wait_is_honoured_and_then_the_message_goes() {
     }
     b.serve(story(&clean_feed(), 1, "Pay rise agreed", "https://news.example.org/1"));
     let mut daemon = b.fw.spawn_daemon();
+    assert!(daemon.wait_for_stderr("running", SOON), "{}", daemon.stderr());
 
     let sent = b.doubles.iter().all(|d| {
         d.receiver
@@ -309,6 +310,9 @@ fn no_message_is_lost_on_any_channel_while_the_daemon_is_killed_again_and_again(
     let b = Bench::new("");
     let mut feed = Feed::serve(&b.origin, FEED);
     let db = b.fw.database_path();
+    for d in &b.doubles {
+        d.slow(Duration::from_millis(250));
+    }
     for round in 0..4 {
         let mut daemon = b.fw.spawn_daemon();
         feed.publish(&b.origin);
@@ -320,19 +324,21 @@ fn no_message_is_lost_on_any_channel_while_the_daemon_is_killed_again_and_again(
         .map(|n| format!("Story {n} of news-feed"))
         .collect();
     let mut daemon = b.fw.spawn_daemon();
+    assert!(daemon.wait_for_stderr("running", SOON), "{}", daemon.stderr());
     let all_sent = b.doubles.iter().all(|d| {
-        d.receiver.wait_until(Duration::from_secs(30), |_| {
-            let messages = d.messages();
+        d.receiver.wait_until(Duration::from_secs(30), |all| {
+            let messages = unescaped(d.messages_in(all));
             titles.iter().all(|t| messages.iter().any(|m| m.contains(t.as_str())))
         })
     });
     stop(&mut daemon, STOP);
 
-    assert!(all_sent, "{}", daemon.stderr());
+    let got: Vec<(&str, Vec<String>)> = b.doubles.iter().map(|d| (d.name(), d.messages())).collect();
+    assert!(all_sent, "wanted {titles:?}, got {got:#?}\n{}", daemon.stderr());
     let states = delivery_states(&db);
     assert_eq!(states.keys().collect::<Vec<_>>(), ["delivered"], "{states:?}");
     for d in &b.doubles {
-        let messages = d.messages();
+        let messages = unescaped(d.messages());
         for t in &titles {
             let n = messages.iter().filter(|m| m.contains(t.as_str())).count();
             assert!(n >= 1, "{}: {t} missing", d.name());
@@ -341,6 +347,11 @@ fn no_message_is_lost_on_any_channel_while_the_daemon_is_killed_again_and_again(
             }
         }
     }
+}
+
+/// Messages with Markdown's backslash escapes taken out, to look for a title.
+fn unescaped(messages: Vec<String>) -> Vec<String> {
+    messages.into_iter().map(|m| m.replace('\\', "")).collect()
 }
 
 /// A script that keeps what it was given and exits with `status`.

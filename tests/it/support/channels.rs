@@ -78,6 +78,11 @@ impl Double {
         Double { platform, receiver }
     }
 
+    /// Answers success only after `delay`, so a kill can land mid-send.
+    pub fn slow(&self, delay: std::time::Duration) {
+        self.receiver.otherwise(ok(self.platform).after(delay));
+    }
+
     /// Every platform's double.
     pub fn all() -> Vec<Double> {
         Platform::ALL.into_iter().map(Double::start).collect()
@@ -133,8 +138,13 @@ impl Double {
     /// The texts of the requests answered 2xx, each checked as the platform
     /// requires; for Matrix, one per transaction id, as a homeserver keeps them.
     pub fn messages(&self) -> Vec<String> {
+        self.messages_in(&self.requests())
+    }
+
+    /// [`Double::messages`] of the requests given (inside `wait_until`).
+    pub fn messages_in(&self, requests: &[Delivery]) -> Vec<String> {
         let mut seen = std::collections::HashSet::new();
-        self.requests()
+        requests
             .iter()
             .filter(|d| d.succeeded())
             .filter(|d| self.platform != Platform::Matrix || seen.insert(d.path.clone()))
