@@ -25,10 +25,13 @@ pub fn notify_test(ctx: Context, name: &str) -> Result<Status, AppError> {
     if let SinkKind::Log { path } = &sink.kind {
         return match log::append(path.as_deref(), &[&event]) {
             Ok(()) => {
-                let place = path.as_ref().map_or("standard output".into(), |p| {
-                    p.display().to_string()
-                });
-                emit(&format!("sink {name}: test event {} appended to {place}", event.id))?;
+                let place = path
+                    .as_ref()
+                    .map_or("standard output".into(), |p| p.display().to_string());
+                emit(&format!(
+                    "sink {name}: test event {} appended to {place}",
+                    event.id
+                ))?;
                 Ok(0)
             }
             Err(e) => {
@@ -43,11 +46,13 @@ pub fn notify_test(ctx: Context, name: &str) -> Result<Status, AppError> {
 
 fn send(config: &Config, sink: &SinkConfig, event: &Event) -> Result<Sent, AppError> {
     let built = Sender::build(sink, &config.settings.user_agent)
-        .map_err(|e| AppError::Usage(format!(
-            "sink {:?} cannot be set up: {}",
-            sink.name,
-            crate::error::error_chain(&e)
-        )))?
+        .map_err(|e| {
+            AppError::Usage(format!(
+                "sink {:?} cannot be set up: {}",
+                sink.name,
+                crate::error::error_chain(&e)
+            ))
+        })?
         .ok_or_else(|| AppError::Usage(format!("sink {:?} has nothing to send to", sink.name)))?;
     if let Some(w) = built.warning {
         tracing::warn!(sink = %sink.name, "{w}");

@@ -307,7 +307,12 @@ impl Measure {
 
 /// The message rendered with as many changes as fit within `limit`, or
 /// `None` when not even the headline fits (it never is sent over the limit).
-pub fn fit(message: &Message, markup: &dyn Markup, limit: usize, measure: Measure) -> Option<String> {
+pub fn fit(
+    message: &Message,
+    markup: &dyn Markup,
+    limit: usize,
+    measure: Measure,
+) -> Option<String> {
     let fits = |keep| {
         let text = render(message, markup, keep);
         (measure.of(&text) <= limit).then_some(text)

@@ -105,7 +105,11 @@ fn the_defaced_feed_makes_exactly_one_message_on_every_channel() {
             "{}: {first}",
             d.name()
         );
-        assert!(first.contains("added to 10 titles"), "{}: {first}", d.name());
+        assert!(
+            first.contains("added to 10 titles"),
+            "{}: {first}",
+            d.name()
+        );
     }
 }
 
@@ -114,8 +118,16 @@ fn a_hostile_title_pings_nobody_and_injects_nothing_on_any_channel() {
     let b = Bench::new("");
     // Escaped once more than the feed format needs: after the markup is
     // reduced to text, the title still holds every character.
-    let title = HOSTILE.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    b.serve(story(&clean_feed(), 1, &title, "javascript:alert(document.cookie)"));
+    let title = HOSTILE
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    b.serve(story(
+        &clean_feed(),
+        1,
+        &title,
+        "javascript:alert(document.cookie)",
+    ));
 
     b.fw.run(&["check"]).assert_code(0);
 
@@ -125,7 +137,11 @@ fn a_hostile_title_pings_nobody_and_injects_nothing_on_any_channel() {
         let requests = d.requests();
         assert_eq!(requests.len(), 1, "{}", d.name());
         let text = d.check(&requests[0]).or_fail(d.name());
-        assert!(!requests[0].body.contains("javascript:"), "{}: a link was made", d.name());
+        assert!(
+            !requests[0].body.contains("javascript:"),
+            "{}: a link was made",
+            d.name()
+        );
         let first = text.lines().next().unwrap_or_default();
         assert!(first.contains("New: "), "{}: {text}", d.name());
         inert(d.platform, &requests[0], &text);
@@ -139,7 +155,10 @@ fn inert(platform: Platform, request: &Delivery, text: &str) {
         Platform::Slack => {
             // `<` starts every Slack link and mention; none may come from the feed.
             assert!(!text.contains('<'), "{text}");
-            assert!(text.contains("&lt;!channel&gt; @everyone @here &lt;b&gt;x&lt;/b&gt;"), "{text}");
+            assert!(
+                text.contains("&lt;!channel&gt; @everyone @here &lt;b&gt;x&lt;/b&gt;"),
+                "{text}"
+            );
             let fallback = body["text"].as_str().unwrap_or_default();
             assert!(!fallback.contains('<'), "{fallback}");
         }
@@ -155,7 +174,10 @@ fn inert(platform: Platform, request: &Delivery, text: &str) {
                 let allowed = if c == '*' { 4 } else { 0 };
                 assert_eq!(unescaped, allowed, "unescaped {c:?} in {text}");
             }
-            assert!(text.contains(r"http\://evil"), "no bare link may form: {text}");
+            assert!(
+                text.contains(r"http\://evil"),
+                "no bare link may form: {text}"
+            );
         }
         Platform::Telegram => {
             let stripped = text
@@ -174,11 +196,18 @@ fn inert(platform: Platform, request: &Delivery, text: &str) {
                 assert!(!html.contains(tag), "{tag} in {html}");
             }
             assert!(html.contains("&lt;script&gt;"), "{html}");
-            assert!(text.contains(HOSTILE), "the plain body keeps the title as text: {text}");
+            assert!(
+                text.contains(HOSTILE),
+                "the plain body keeps the title as text: {text}"
+            );
         }
         Platform::Ntfy => {
             assert_eq!(request.header("markdown"), Some("no"));
-            assert_eq!(request.header("click"), None, "no link to a javascript: URL");
+            assert_eq!(
+                request.header("click"),
+                None,
+                "no link to a javascript: URL"
+            );
             assert!(text.contains(HOSTILE), "plain text as it is: {text}");
         }
     }
@@ -186,7 +215,10 @@ fn inert(platform: Platform, request: &Delivery, text: &str) {
 
 /// Reads `deliveries`' `next try` time.
 fn next_try(row: &Listed) -> DateTime<Utc> {
-    let text = row.next_try.as_deref().or_fail(format!("no next try in {}", row.line));
+    let text = row
+        .next_try
+        .as_deref()
+        .or_fail(format!("no next try in {}", row.line));
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .or_fail(format!("read the next try of {}", row.line))
@@ -200,7 +232,12 @@ fn each_platform_is_left_alone_for_as_long_as_it_asks() {
     for d in &b.doubles {
         d.rate_limit(wait);
     }
-    b.serve(story(&clean_feed(), 1, "Pay rise agreed", "https://news.example.org/1"));
+    b.serve(story(
+        &clean_feed(),
+        1,
+        "Pay rise agreed",
+        "https://news.example.org/1",
+    ));
     let before = Utc::now();
 
     b.fw.run(&["check"]);
@@ -213,13 +250,22 @@ fn each_platform_is_left_alone_for_as_long_as_it_asks() {
             .iter()
             .find(|r| r.sink == d.name())
             .or_fail(format!("{} pending after its 429", d.name()));
-        assert_eq!((row.state.as_str(), row.attempts), ("pending", 1), "{}", row.line);
+        assert_eq!(
+            (row.state.as_str(), row.attempts),
+            ("pending", 1),
+            "{}",
+            row.line
+        );
         let at = next_try(row);
         // Discord's body asks for 1799.5 s; the least wait is one second.
         // `deliveries` shows whole seconds.
         let least = before + chrono::Duration::seconds(wait as i64 - 2);
         let most = after + chrono::Duration::seconds(wait as i64 + 1);
-        assert!(at >= least && at <= most, "{}: next try {at}, asked {wait}s from {before}", d.name());
+        assert!(
+            at >= least && at <= most,
+            "{}: next try {at}, asked {wait}s from {before}",
+            d.name()
+        );
     }
     // A second run finds every event not yet due: nothing is sent early.
     b.fw.run(&["check"]);
@@ -234,13 +280,23 @@ fn a_short_wait_is_honoured_and_then_the_message_goes() {
     for d in &b.doubles {
         d.rate_limit(1);
     }
-    b.serve(story(&clean_feed(), 1, "Pay rise agreed", "https://news.example.org/1"));
+    b.serve(story(
+        &clean_feed(),
+        1,
+        "Pay rise agreed",
+        "https://news.example.org/1",
+    ));
     let mut daemon = b.fw.spawn_daemon();
-    assert!(daemon.wait_for_stderr("running", SOON), "{}", daemon.stderr());
+    assert!(
+        daemon.wait_for_stderr("running", SOON),
+        "{}",
+        daemon.stderr()
+    );
 
     let sent = b.doubles.iter().all(|d| {
-        d.receiver
-            .wait_until(SOON, |all| all.iter().filter(|r| r.succeeded()).count() == 1)
+        d.receiver.wait_until(SOON, |all| {
+            all.iter().filter(|r| r.succeeded()).count() == 1
+        })
     });
     stop(&mut daemon, STOP);
 
@@ -254,7 +310,11 @@ fn a_short_wait_is_honoured_and_then_the_message_goes() {
             "{} retried before the wait it was told",
             d.name()
         );
-        assert_eq!(d.check(&requests[1]), d.check(&requests[0]), "the same message again");
+        assert_eq!(
+            d.check(&requests[1]),
+            d.check(&requests[0]),
+            "the same message again"
+        );
     }
 }
 
@@ -262,7 +322,12 @@ fn a_short_wait_is_honoured_and_then_the_message_goes() {
 fn a_permanent_refusal_kills_the_event_at_once_with_the_platforms_words() {
     let b = Bench::new("");
     let texts: Vec<&str> = b.doubles.iter().map(Double::refuse).collect();
-    b.serve(story(&clean_feed(), 1, "Pay rise agreed", "https://news.example.org/1"));
+    b.serve(story(
+        &clean_feed(),
+        1,
+        "Pay rise agreed",
+        "https://news.example.org/1",
+    ));
 
     b.fw.run(&["check"]);
     b.fw.run(&["check"]);
@@ -274,7 +339,12 @@ fn a_permanent_refusal_kills_the_event_at_once_with_the_platforms_words() {
             .iter()
             .find(|r| r.sink == d.name())
             .or_fail(format!("{} listed as failed", d.name()));
-        assert_eq!((row.state.as_str(), row.attempts), ("dead", 1), "{}", row.line);
+        assert_eq!(
+            (row.state.as_str(), row.attempts),
+            ("dead", 1),
+            "{}",
+            row.line
+        );
         let error = row.last_error.as_deref().unwrap_or_default();
         assert!(error.contains(text), "{}: {error}", d.name());
     }
@@ -285,7 +355,12 @@ fn a_permanent_refusal_kills_the_event_at_once_with_the_platforms_words() {
 #[test]
 fn matrix_sends_under_the_event_id_and_a_redelivery_reuses_it() {
     let b = Bench::new("");
-    b.serve(story(&clean_feed(), 1, "Pay rise agreed", "https://news.example.org/1"));
+    b.serve(story(
+        &clean_feed(),
+        1,
+        "Pay rise agreed",
+        "https://news.example.org/1",
+    ));
     b.fw.run(&["check"]).assert_code(0);
     let events = b.fw.events();
     let id = events[0]["id"].as_str().or_fail("an event id").to_owned();
@@ -324,19 +399,34 @@ fn no_message_is_lost_on_any_channel_while_the_daemon_is_killed_again_and_again(
         .map(|n| format!("Story {n} of news-feed"))
         .collect();
     let mut daemon = b.fw.spawn_daemon();
-    assert!(daemon.wait_for_stderr("running", SOON), "{}", daemon.stderr());
+    assert!(
+        daemon.wait_for_stderr("running", SOON),
+        "{}",
+        daemon.stderr()
+    );
     let all_sent = b.doubles.iter().all(|d| {
         d.receiver.wait_until(Duration::from_secs(30), |all| {
             let messages = unescaped(d.messages_in(all));
-            titles.iter().all(|t| messages.iter().any(|m| m.contains(t.as_str())))
+            titles
+                .iter()
+                .all(|t| messages.iter().any(|m| m.contains(t.as_str())))
         })
     });
     stop(&mut daemon, STOP);
 
-    let got: Vec<(&str, Vec<String>)> = b.doubles.iter().map(|d| (d.name(), d.messages())).collect();
-    assert!(all_sent, "wanted {titles:?}, got {got:#?}\n{}", daemon.stderr());
+    let got: Vec<(&str, Vec<String>)> =
+        b.doubles.iter().map(|d| (d.name(), d.messages())).collect();
+    assert!(
+        all_sent,
+        "wanted {titles:?}, got {got:#?}\n{}",
+        daemon.stderr()
+    );
     let states = delivery_states(&db);
-    assert_eq!(states.keys().collect::<Vec<_>>(), ["delivered"], "{states:?}");
+    assert_eq!(
+        states.keys().collect::<Vec<_>>(),
+        ["delivered"],
+        "{states:?}"
+    );
     for d in &b.doubles {
         let messages = unescaped(d.messages());
         for t in &titles {
@@ -378,7 +468,15 @@ fn command_bench(status: i32) -> (Feedwatch, TestServer) {
             .feed("news", &origin.url(FEED)),
     );
     fw.run(&["check"]).assert_code(0);
-    origin.set(FEED, Response::rss(story(&clean_feed(), 1, "Pay rise agreed", "https://news.example.org/1")));
+    origin.set(
+        FEED,
+        Response::rss(story(
+            &clean_feed(),
+            1,
+            "Pay rise agreed",
+            "https://news.example.org/1",
+        )),
+    );
     (fw, origin)
 }
 
@@ -396,7 +494,11 @@ fn the_command_gets_the_event_on_stdin_and_its_type_and_id_in_the_environment() 
     let env = fs::read_to_string(fw.dir().join("env.txt")).or_fail("the script's environment");
     assert_eq!(env, format!("item.new {id}\n"));
     let out = fw.run(&["deliveries"]);
-    assert!(out.stdout.contains(&format!("{id}  run  delivered")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("{id}  run  delivered")),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -410,7 +512,10 @@ fn a_failing_command_is_retried_with_its_last_words_on_stderr() {
     assert_eq!(rows.len(), 1, "{}", out.stdout);
     assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("pending", 1));
     let error = rows[0].last_error.as_deref().unwrap_or_default();
-    assert!(error.contains("exit status: 3") && error.ends_with("disk quota exceeded"), "{error}");
+    assert!(
+        error.contains("exit status: 3") && error.ends_with("disk quota exceeded"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -423,18 +528,31 @@ fn notify_test_prints_what_each_receiver_answered() {
         assert_eq!(requests.len(), 1, "{}: sent at once", d.name());
         let text = d.check(&requests[0]).or_fail(d.name());
         assert!(text.contains("feedwatch test"), "{}: {text}", d.name());
-        assert!(out.stdout.contains("answer: 2"), "{}: {}", d.name(), out.stdout);
+        assert!(
+            out.stdout.contains("answer: 2"),
+            "{}: {}",
+            d.name(),
+            out.stdout
+        );
         assert!(out.stdout.contains("result: delivered"), "{}", out.stdout);
         let printed = format!("{}{}", out.stdout, out.stderr);
         for secret in Platform::secrets() {
-            assert!(!printed.contains(secret), "{} printed a secret:\n{printed}", d.name());
+            assert!(
+                !printed.contains(secret),
+                "{} printed a secret:\n{printed}",
+                d.name()
+            );
         }
     }
     let slack = b.double(Platform::Slack);
     let said = slack.refuse();
     let out = b.fw.run(&["notify-test", "slack"]);
     out.assert_code(1);
-    assert!(out.stdout.contains("answer: 404 Not Found"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("answer: 404 Not Found"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains(said), "{}", out.stdout);
     // Nothing went through the outbox.
     assert!(b.fw.run(&["deliveries"]).stdout.is_empty());
@@ -455,7 +573,11 @@ fn notify_test_works_for_webhook_and_log_sinks_too() {
     let missing = fw.run(&["notify-test", "nowhere"]);
 
     hook.assert_code(0);
-    assert!(hook.stdout.contains("answer: 204 No Content"), "{}", hook.stdout);
+    assert!(
+        hook.stdout.contains("answer: 204 No Content"),
+        "{}",
+        hook.stdout
+    );
     let posts = receiver.all();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].event()["source"]["name"], "feedwatch-notify-test");

@@ -361,9 +361,15 @@ fn every_missing_or_contradictory_key_of_a_channel_sink_is_named() {
     let text = CHANNEL_PROBLEMS;
     let sink = |name: &str, key: &str| format!("sink \"{name}\".{key}");
     let expected = [
-        (line_of(text, "url = \"https://hooks.slack", 0), sink("slack", "url")),
+        (
+            line_of(text, "url = \"https://hooks.slack", 0),
+            sink("slack", "url"),
+        ),
         (line_of(text, "url_env", 0), sink("discord", "url_env")),
-        (line_of(text, "name = \"telegram\"", 0) - 1, sink("telegram", "token_file")),
+        (
+            line_of(text, "name = \"telegram\"", 0) - 1,
+            sink("telegram", "token_file"),
+        ),
         (line_of(text, "chat_id", 0), sink("telegram", "chat_id")),
         (line_of(text, "api_url", 0), sink("telegram", "api_url")),
         (line_of(text, "ntfy.example.org", 0), sink("ntfy", "url")),
@@ -389,13 +395,22 @@ fn every_missing_or_contradictory_key_of_a_channel_sink_is_named() {
     assert_eq!(lines, wanted, "{}", out.stderr);
     for (line, key) in &expected {
         assert!(
-            found.iter().any(|(l, rest)| l == line && rest.starts_with(&format!("{key}:"))),
+            found
+                .iter()
+                .any(|(l, rest)| l == line && rest.starts_with(&format!("{key}:"))),
             "expected {key} at line {line}:\n{}",
             out.stderr
         );
     }
-    assert!(out.stderr.contains("the slack url is a secret"), "{}", out.stderr);
-    assert!(out.stderr.contains("`path` applies only to log sinks, and this is a ntfy sink"));
+    assert!(
+        out.stderr.contains("the slack url is a secret"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("`path` applies only to log sinks, and this is a ntfy sink")
+    );
 }
 
 #[test]

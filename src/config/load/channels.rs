@@ -289,15 +289,15 @@ fn command(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Vec<String>> {
     let argv = ck.strings(t, "command")?;
     let Some(program) = argv.first() else {
         let at = t.get("command").map_or(t.at, |e| e.at);
-        ck.problem(
-            at,
-            t.path("command"),
-            format!("must name a program; {why}"),
-        );
+        ck.problem(at, t.path("command"), format!("must name a program; {why}"));
         return None;
     };
     if program.value.trim().is_empty() {
-        ck.problem(program.at, t.path("command"), "the program must not be empty");
+        ck.problem(
+            program.at,
+            t.path("command"),
+            "the program must not be empty",
+        );
         return None;
     }
     Some(argv.iter().map(|a| a.value.to_string()).collect())

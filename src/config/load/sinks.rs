@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use globset::Glob;
 
-use super::values::{Checker, Table, did_you_mean, list};
 use super::channels::{self, Channel};
+use super::values::{Checker, Table, did_you_mean, list};
 use super::{Bases, Tables, check_name, check_url, later_of};
 use crate::config::{SecretRef, SinkConfig, SinkKind};
 use crate::event::EventKind;

@@ -84,6 +84,10 @@ pub fn classify(answer: &Answer) -> Attempt {
 }
 
 fn reset_after(answer: &Answer) -> Option<Duration> {
-    let value = answer.headers.get("x-ratelimit-reset-after")?.to_str().ok()?;
+    let value = answer
+        .headers
+        .get("x-ratelimit-reset-after")?
+        .to_str()
+        .ok()?;
     seconds(&serde_json::Value::from(value.trim().parse::<f64>().ok()?))
 }

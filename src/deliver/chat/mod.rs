@@ -15,7 +15,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER};
 use url::Url;
 
 use super::message::Message;
-use super::sender::{Answer, SetupError, Sent};
+use super::sender::{Answer, Sent, SetupError};
 use super::webhook::{Attempt, read_secret};
 use crate::config::{Platform, SecretRef};
 use crate::event::Event;
@@ -94,7 +94,8 @@ impl Outgoing {
 
     fn bearer(mut self, token: Option<&str>) -> Outgoing {
         if let Some(token) = token {
-            self.headers.push((AUTHORIZATION, format!("Bearer {token}")));
+            self.headers
+                .push((AUTHORIZATION, format!("Bearer {token}")));
         }
         self
     }

@@ -79,16 +79,38 @@ fn every_platform_cuts_within_its_own_limit() {
     let after: Vec<String> = before
         .iter()
         .enumerate()
-        .map(|(i, w)| if i % 7 == 3 { format!("😀<&{i}") } else { w.clone() })
+        .map(|(i, w)| {
+            if i % 7 == 3 {
+                format!("😀<&{i}")
+            } else {
+                w.clone()
+            }
+        })
         .collect();
     e.changes[0].before = before.join(" ");
     e.changes[0].after = after.join(" ");
     let m = Message::from_event(&e);
     let checks: [(String, usize, Measure); 4] = [
-        (slack::text(&m).unwrap_or_default(), slack::LIMIT, Measure::Chars),
-        (discord::content(&m).unwrap_or_default(), discord::LIMIT, Measure::Chars),
-        (telegram::text(&m).unwrap_or_default(), telegram::LIMIT, Measure::Utf16),
-        (ntfy::text(&m).unwrap_or_default(), ntfy::LIMIT, Measure::Bytes),
+        (
+            slack::text(&m).unwrap_or_default(),
+            slack::LIMIT,
+            Measure::Chars,
+        ),
+        (
+            discord::content(&m).unwrap_or_default(),
+            discord::LIMIT,
+            Measure::Chars,
+        ),
+        (
+            telegram::text(&m).unwrap_or_default(),
+            telegram::LIMIT,
+            Measure::Utf16,
+        ),
+        (
+            ntfy::text(&m).unwrap_or_default(),
+            ntfy::LIMIT,
+            Measure::Bytes,
+        ),
     ];
     for (text, limit, measure) in checks {
         let len = measure.of(&text);
@@ -101,10 +123,15 @@ fn every_platform_cuts_within_its_own_limit() {
 fn the_longest_headline_fits_the_smallest_limit_with_every_character_escaped() {
     let mut e = hostile_event();
     let worst = "\"".repeat(5000);
-    e.item.as_mut().map(|i| i.title = worst.clone());
+    if let Some(item) = e.item.as_mut() {
+        item.title = worst.clone();
+    }
     e.changes[0].after = worst;
     let m = Message::from_event(&e);
-    assert!(matches!(m.sections[0].spans[..], [Span::Removed(_), Span::Added(_)]));
+    assert!(matches!(
+        m.sections[0].spans[..],
+        [Span::Removed(_), Span::Added(_)]
+    ));
     assert!(discord::content(&m).is_ok());
     assert!(telegram::text(&m).is_ok());
     assert!(slack::text(&m).is_ok());
@@ -129,7 +156,11 @@ fn discord_waits_the_fractional_seconds_it_asks_for() {
     assert_eq!(retry_after(&a), Some(Duration::from_millis(2500)));
     let a = discord::classify(&answer(429, "", &[("x-ratelimit-reset-after", "1.25")]));
     assert_eq!(retry_after(&a), Some(Duration::from_millis(1250)));
-    let a = discord::classify(&answer(404, r#"{"message": "Unknown Webhook", "code": 10015}"#, &[]));
+    let a = discord::classify(&answer(
+        404,
+        r#"{"message": "Unknown Webhook", "code": 10015}"#,
+        &[],
+    ));
     assert_eq!(
         a,
         Attempt::Rejected("discord answered 404: Unknown Webhook (code 10015)".into())
@@ -146,7 +177,8 @@ fn telegram_and_matrix_read_their_own_error_forms() {
         telegram::classify(&answer(400, body, &[])),
         Attempt::Rejected("telegram answered 400: Bad Request: chat not found".into())
     );
-    let body = r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":1500}"#;
+    let body =
+        r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":1500}"#;
     let a = matrix::classify(&answer(429, body, &[]));
     assert_eq!(retry_after(&a), Some(Duration::from_millis(1500)));
     let body = r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token passed."}"#;
@@ -163,6 +195,8 @@ fn matrix_room_ids_are_encoded_in_the_path() {
     let out = matrix::request(&hs, "!room:example.org", "evt_01", &m).map(|o| o.url.to_string());
     assert_eq!(
         out.as_deref(),
-        Ok("https://hs.example.org/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/evt_01")
+        Ok(
+            "https://hs.example.org/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/evt_01"
+        )
     );
 }

@@ -148,13 +148,20 @@ impl Double {
             .iter()
             .filter(|d| d.succeeded())
             .filter(|d| self.platform != Platform::Matrix || seen.insert(d.path.clone()))
-            .map(|d| self.check(d).or_fail(format!("{} request as documented", self.name())))
+            .map(|d| {
+                self.check(d)
+                    .or_fail(format!("{} request as documented", self.name()))
+            })
             .collect()
     }
 
     /// Checks one request as the platform documents it; the message text.
     pub fn check(&self, d: &Delivery) -> Result<String, String> {
-        let method = if self.platform == Platform::Matrix { "PUT" } else { "POST" };
+        let method = if self.platform == Platform::Matrix {
+            "PUT"
+        } else {
+            "POST"
+        };
         expect("method", d.method.as_str(), method)?;
         match self.platform {
             Platform::Slack => {
@@ -174,13 +181,21 @@ impl Double {
                 expect("path", d.path.as_str(), DISCORD_PATH)?;
                 expect_json(d)?;
                 let body = d.json();
-                expect("allowed_mentions", &body["allowed_mentions"], &json!({"parse": []}))?;
+                expect(
+                    "allowed_mentions",
+                    &body["allowed_mentions"],
+                    &json!({"parse": []}),
+                )?;
                 let content = body["content"].as_str().ok_or("no content")?;
                 limit(content.chars().count(), 2000)?;
                 Ok(content.to_owned())
             }
             Platform::Telegram => {
-                expect("path", d.path.as_str(), format!("/bot{TELEGRAM_TOKEN}/sendMessage").as_str())?;
+                expect(
+                    "path",
+                    d.path.as_str(),
+                    format!("/bot{TELEGRAM_TOKEN}/sendMessage").as_str(),
+                )?;
                 expect_json(d)?;
                 let body = d.json();
                 expect("chat_id", &body["chat_id"], &json!(TELEGRAM_CHAT))?;
@@ -191,8 +206,16 @@ impl Double {
             }
             Platform::Ntfy => {
                 expect("path", d.path.as_str(), NTFY_TOPIC)?;
-                expect("authorization", header(d, "authorization"), format!("Bearer {NTFY_TOKEN}").as_str())?;
-                expect("content-type", header(d, "content-type"), "text/plain; charset=utf-8")?;
+                expect(
+                    "authorization",
+                    header(d, "authorization"),
+                    format!("Bearer {NTFY_TOKEN}").as_str(),
+                )?;
+                expect(
+                    "content-type",
+                    header(d, "content-type"),
+                    "text/plain; charset=utf-8",
+                )?;
                 expect("markdown", header(d, "markdown"), "no")?;
                 expect("priority", header(d, "priority"), "4")?;
                 limit(d.body.len(), 4096)?;
@@ -203,7 +226,11 @@ impl Double {
                 if !txn.starts_with("evt_") {
                     return Err(format!("transaction id {txn} is not an event id"));
                 }
-                expect("authorization", header(d, "authorization"), format!("Bearer {MATRIX_TOKEN}").as_str())?;
+                expect(
+                    "authorization",
+                    header(d, "authorization"),
+                    format!("Bearer {MATRIX_TOKEN}").as_str(),
+                )?;
                 expect_json(d)?;
                 let body = d.json();
                 expect("msgtype", &body["msgtype"], &json!("m.notice"))?;
@@ -254,15 +281,24 @@ impl Double {
                 "Unknown Webhook",
             ),
             Platform::Telegram => (
-                Reply::json(400, &json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"})),
+                Reply::json(
+                    400,
+                    &json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}),
+                ),
                 "Bad Request: chat not found",
             ),
             Platform::Ntfy => (
-                Reply::json(403, &json!({"code": 40301, "http": 403, "error": "forbidden"})),
+                Reply::json(
+                    403,
+                    &json!({"code": 40301, "http": 403, "error": "forbidden"}),
+                ),
                 "forbidden",
             ),
             Platform::Matrix => (
-                Reply::json(401, &json!({"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."})),
+                Reply::json(
+                    401,
+                    &json!({"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."}),
+                ),
                 "M_UNKNOWN_TOKEN: Invalid access token passed.",
             ),
         };
@@ -296,10 +332,18 @@ fn header<'a>(d: &'a Delivery, name: &str) -> &'a str {
 }
 
 fn expect_json(d: &Delivery) -> Result<(), String> {
-    expect("content-type", header(d, "content-type"), "application/json")
+    expect(
+        "content-type",
+        header(d, "content-type"),
+        "application/json",
+    )
 }
 
-fn expect<T: PartialEq + std::fmt::Debug + ?Sized>(what: &str, got: &T, want: &T) -> Result<(), String> {
+fn expect<T: PartialEq + std::fmt::Debug + ?Sized>(
+    what: &str,
+    got: &T,
+    want: &T,
+) -> Result<(), String> {
     if got == want {
         Ok(())
     } else {
