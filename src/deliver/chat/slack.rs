@@ -42,7 +42,9 @@ impl Markup for Mrkdwn {
         format!("_{}:_", self.text(name))
     }
     fn removed(&self, s: &str) -> String {
-        format!("~{}~", self.text(s.trim()))
+        // Slack styles only words set apart by spaces: `~a~*b*` would show
+        // its marks, so a replacement reads `~a~ *b*`.
+        format!("~{}~ ", self.text(s.trim()))
     }
     fn added(&self, s: &str) -> String {
         format!("*{}*", self.text(s.trim()))
