@@ -348,6 +348,7 @@ type = "matrix"
 homeserver = "https://matrix.example.org"
 room_id = "#newsroom:example.org"
 token_env = "9TOKEN"
+timeout = "5m"
 
 [[sink]]
 name = "run"
@@ -377,6 +378,7 @@ fn every_missing_or_contradictory_key_of_a_channel_sink_is_named() {
         (line_of(text, "path", 0), sink("ntfy", "path")),
         (line_of(text, "room_id", 0), sink("matrix", "room_id")),
         (line_of(text, "token_env", 0), sink("matrix", "token_env")),
+        (line_of(text, "5m", 0), sink("matrix", "timeout")),
         (line_of(text, "command = []", 0), sink("run", "command")),
         (line_of(text, "soon", 0), sink("run", "timeout")),
     ];

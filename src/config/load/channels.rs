@@ -11,6 +11,8 @@ use crate::config::{Platform, SecretRef, SinkKind};
 
 /// A command is given longer than an HTTP request: it may do real work.
 const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest attempt: well under the two-minute delivery lease.
+const MAX_TIMEOUT: Duration = Duration::from_secs(90);
 const TELEGRAM_API: &str = "https://api.telegram.org";
 
 const SLACK_KEYS: [&str; 4] = ["url_file", "url_env", "timeout", "retry_for"];
@@ -109,7 +111,7 @@ pub(super) fn read(
     bases: &Bases,
     channel: Channel,
 ) -> Option<SinkKind> {
-    let timeout = ck.duration(t, "timeout");
+    let timeout = attempt_timeout(ck, t);
     let retry_for = ck.duration(t, "retry_for").unwrap_or(DEFAULT_RETRY_FOR);
     if channel == Channel::Command {
         let argv = command(ck, t);
@@ -270,6 +272,25 @@ fn matrix(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<Platform
         room_id: room_id?,
         token: token?,
     })
+}
+
+/// `timeout`, bounded: an attempt has to end well within the lease under
+/// which a process delivers the sink, or it would never start.
+fn attempt_timeout(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Duration> {
+    let timeout = ck.duration(t, "timeout")?;
+    if timeout > MAX_TIMEOUT || timeout.is_zero() {
+        let at = t.get("timeout").map_or(t.at, |e| e.at);
+        ck.problem(
+            at,
+            t.path("timeout"),
+            format!(
+                "must be more than zero and at most {}, as one attempt must end well within the two minutes a process holds a sink",
+                humantime::format_duration(MAX_TIMEOUT)
+            ),
+        );
+        return None;
+    }
+    Some(timeout)
 }
 
 /// A URL that has a default when left out.
