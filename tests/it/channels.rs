@@ -329,10 +329,23 @@ fn a_permanent_refusal_kills_the_event_at_once_with_the_platforms_words() {
         "https://news.example.org/1",
     ));
 
-    b.fw.run(&["check"]);
-    b.fw.run(&["check"]);
+    let first = b.fw.run(&["check"]);
+    let second = b.fw.run(&["check"]);
 
     let failed = b.failed();
+    let printed = format!(
+        "{}{}{}{}",
+        first.stdout,
+        first.stderr,
+        second.stderr,
+        failed.iter().map(|r| r.line.clone()).collect::<String>()
+    );
+    for secret in Platform::secrets() {
+        assert!(
+            !printed.contains(secret),
+            "a secret was printed:\n{printed}"
+        );
+    }
     for (d, text) in b.doubles.iter().zip(texts) {
         assert_eq!(d.requests().len(), 1, "{} was tried again", d.name());
         let row = failed
