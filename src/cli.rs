@@ -60,6 +60,14 @@ pub enum Command {
     Remove(RemoveArgs),
     /// List the feeds a page offers
     Discover(DiscoverArgs),
+    /// Send a sample event through one sink now, past the outbox, and show the answer
+    NotifyTest(NotifyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyTestArgs {
+    /// A configured sink name
+    pub sink: String,
 }
 
 #[derive(Debug, Args)]

@@ -340,7 +340,7 @@ fn say_who_delivers(config: &Config, poller: &Poller) {
     }
 }
 
-/// Appends to the log sinks and sends what is due to each webhook sink
+/// Appends to the log sinks and sends what is due to each outbox sink (webhooks, channels, commands)
 /// once, for the sinks this process holds; true when a delivery was given
 /// up on or something is left queued (it is retried by the daemon or the
 /// next `check`).

@@ -3,6 +3,7 @@
 mod check;
 mod edit;
 mod inspect;
+mod notify_test;
 mod outbox;
 mod report;
 mod stats;
@@ -139,6 +140,7 @@ pub fn run(command: Command, ctx: Context) -> Result<Status, AppError> {
         Command::Add(args) => edit::add(ctx, &args),
         Command::Remove(args) => edit::remove(ctx, &args),
         Command::Discover(args) => edit::discover(ctx, &args.url),
+        Command::NotifyTest(args) => notify_test::notify_test(ctx, &args.sink),
     }
 }
 

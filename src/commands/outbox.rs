@@ -50,17 +50,12 @@ pub fn deliveries(ctx: Context, args: &DeliveriesArgs) -> Result<Status, AppErro
 pub fn redeliver(ctx: Context, args: &RedeliverArgs) -> Result<Status, AppError> {
     let config = ctx.config()?;
     let mut store = open_store(&config.settings.database)?;
-    // Log sinks are written at once and never fail quietly; only webhook
-    // and email deliveries are sent again.
+    // Log sinks are written at once and never fail quietly; only outbox
+    // deliveries (webhooks, chat services, commands) are sent again.
     let webhooks: Vec<String> = config
         .sinks
         .iter()
-        .filter(|s| {
-            matches!(
-                s.kind,
-                crate::config::SinkKind::Webhook { .. } | crate::config::SinkKind::Email(_)
-            )
-        })
+        .filter(|s| s.kind.retry_for().is_some())
         .map(|s| s.name.clone())
         .collect();
     let queued = store.redeliver(args.id.as_deref(), &webhooks)?;

@@ -177,6 +177,73 @@ pub enum SinkKind {
         retry_for: Duration,
     },
     Email(Box<EmailSink>),
+    /// A chat or push service, sent through the outbox like a webhook.
+    Chat {
+        platform: Platform,
+        timeout: Duration,
+        retry_for: Duration,
+    },
+    /// A program run once per event, with the event on standard input.
+    Command {
+        /// The program and its arguments; never run through a shell.
+        argv: Vec<String>,
+        timeout: Duration,
+        retry_for: Duration,
+    },
+}
+
+impl SinkKind {
+    /// How long an event is retried before it is dead; `None` for log sinks,
+    /// which are written at once.
+    pub fn retry_for(&self) -> Option<Duration> {
+        match self {
+            SinkKind::Log { .. } => None,
+            SinkKind::Webhook { retry_for, .. }
+            | SinkKind::Chat { retry_for, .. }
+            | SinkKind::Command { retry_for, .. } => Some(*retry_for),
+            SinkKind::Email(email) => Some(email.retry_for),
+        }
+    }
+}
+
+/// The chat and push services a sink can post to. Every base address is
+/// configurable, for self-hosted servers and for tests.
+#[derive(Debug, Clone)]
+pub enum Platform {
+    /// An incoming-webhook URL, which is itself the secret.
+    Slack { url: SecretRef },
+    /// A channel webhook URL, which is itself the secret.
+    Discord { url: SecretRef },
+    Telegram {
+        api_url: Url,
+        token: SecretRef,
+        /// A numeric id or `@channelname`.
+        chat_id: String,
+    },
+    Ntfy {
+        /// The server and the topic.
+        url: Url,
+        token: Option<SecretRef>,
+        /// 1 (min) to 5 (max); the server's default when `None`.
+        priority: Option<u8>,
+    },
+    Matrix {
+        homeserver: Url,
+        room_id: String,
+        token: SecretRef,
+    },
+}
+
+impl Platform {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Platform::Slack { .. } => "slack",
+            Platform::Discord { .. } => "discord",
+            Platform::Telegram { .. } => "telegram",
+            Platform::Ntfy { .. } => "ntfy",
+            Platform::Matrix { .. } => "matrix",
+        }
+    }
 }
 
 /// An email sink: where to send, as whom, to whom, and how often.

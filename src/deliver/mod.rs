@@ -1,9 +1,14 @@
 //! Delivery: which sinks an event goes to, and draining the outbox to them.
 
+pub mod attempt;
+pub mod chat;
+pub mod command;
 pub mod email;
 pub mod lease;
 pub mod log;
+pub mod message;
 pub mod outbox;
+pub mod sender;
 pub mod webhook;
 
 pub use lease::Leases;

@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::Leases;
-use super::email::Mailer;
-use super::webhook::{Attempt, Webhook, load_secret};
-use crate::config::{Config, SinkKind};
+use super::attempt::Attempt;
+use super::sender::Sender;
+use crate::config::Config;
 use crate::error::error_chain;
 use crate::event::Event;
 use crate::metrics::{DeliveryOutcome, METRICS};
@@ -31,111 +31,37 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// The most events one digest message carries; the rest go in the next.
 const DIGEST_MOST: usize = 500;
 
-/// A sink the outbox drains, ready to send.
+/// An outbox sink (a webhook, a chat service, a command) ready to send.
 #[derive(Debug, Clone)]
 pub struct OutboxSink {
     pub name: String,
-    pub channel: Channel,
+    pub sender: Sender,
     pub retry_for: Duration,
 }
 
-/// How a sink's events leave; each says what one attempt came to.
-#[derive(Debug, Clone)]
-pub enum Channel {
-    Webhook(Webhook),
-    Email(Box<Mailer>),
-}
-
-impl Channel {
-    /// The longest one send may take.
-    pub fn timeout(&self) -> Duration {
-        match self {
-            Channel::Webhook(hook) => hook.timeout(),
-            Channel::Email(mailer) => mailer.timeout(),
-        }
-    }
-
-    /// For a digest, how long events gather before one message takes them all.
-    fn window(&self) -> Option<Duration> {
-        match self {
-            Channel::Webhook(_) => None,
-            Channel::Email(mailer) => mailer.digest,
-        }
-    }
-
-    /// Sends `events`: one, unless the sink sends digests.
-    async fn send(&self, events: &[Event], now_unix: i64) -> Attempt {
-        match (self, events) {
-            (Channel::Webhook(hook), [event, ..]) => hook.send(event, now_unix).await,
-            (Channel::Email(mailer), [_, ..]) => mailer.send(events).await,
-            (_, []) => Attempt::Delivered,
-        }
-    }
-}
-
-/// The configured sinks the outbox drains. A sink whose secret cannot be
-/// read is left out (its events wait, queued) and the reason logged,
-/// without the secret.
+/// The configured sinks delivered through the outbox. A sink whose secret
+/// cannot be read is left out (its events wait, queued) and the reason
+/// logged, without the secret.
 pub fn outbox_sinks(config: &Config) -> Vec<OutboxSink> {
-    let mut sinks = webhook_sinks(config);
-    sinks.extend(config.sinks.iter().filter_map(email_sink));
-    sinks
-}
-
-fn email_sink(sink: &crate::config::SinkConfig) -> Option<OutboxSink> {
-    let SinkKind::Email(email) = &sink.kind else {
-        return None;
-    };
-    match Mailer::new(&sink.name, email) {
-        Ok((mailer, warning)) => {
-            if let Some(w) = warning {
-                warn!(sink = %sink.name, "{w}");
-            }
-            Some(OutboxSink {
-                name: sink.name.clone(),
-                channel: Channel::Email(Box::new(mailer)),
-                retry_for: email.retry_for,
-            })
-        }
-        Err(e) => {
-            error!(sink = %sink.name, "sink not started, its events stay queued: {}", error_chain(&e));
-            None
-        }
-    }
-}
-
-fn webhook_sinks(config: &Config) -> Vec<OutboxSink> {
     let mut sinks = Vec::new();
     for sink in &config.sinks {
-        let SinkKind::Webhook {
-            url,
-            secret,
-            timeout,
-            retry_for,
-        } = &sink.kind
-        else {
+        let Some(retry_for) = sink.kind.retry_for() else {
             continue;
         };
-        let key = match secret.as_ref().map(load_secret).transpose() {
-            Ok(loaded) => loaded.map(|(key, warning)| {
-                if let Some(w) = warning {
+        match Sender::build(sink, &config.settings.user_agent) {
+            Ok(None) => {}
+            Ok(Some(built)) => {
+                if let Some(w) = built.warning {
                     warn!(sink = %sink.name, "{w}");
                 }
-                key
-            }),
+                sinks.push(OutboxSink {
+                    name: sink.name.clone(),
+                    sender: built.sender,
+                    retry_for,
+                });
+            }
             Err(e) => {
                 error!(sink = %sink.name, "sink not started, its events stay queued: {}", error_chain(&e));
-                continue;
-            }
-        };
-        match Webhook::new(url.clone(), key, *timeout, &config.settings.user_agent) {
-            Ok(hook) => sinks.push(OutboxSink {
-                name: sink.name.clone(),
-                channel: Channel::Webhook(hook),
-                retry_for: *retry_for,
-            }),
-            Err(e) => {
-                error!(sink = %sink.name, "cannot set up the webhook client: {}", error_chain(&e))
             }
         }
     }
@@ -168,7 +94,7 @@ pub async fn attempt_next(
     store: &Shared,
     leases: &Leases,
 ) -> Result<Step, StoreError> {
-    if !leases.holds_for(&sink.name, sink.channel.timeout()) {
+    if !leases.holds_for(&sink.name, sink.sender.timeout()) {
         return Ok(Step::NotHeld);
     }
     let name = sink.name.clone();
@@ -185,7 +111,7 @@ pub async fn attempt_next(
     if let Some(at) = head.next_attempt.filter(|at| *at > now) {
         return Ok(Step::Wait(at));
     }
-    let batch = match sink.channel.window() {
+    let batch = match sink.sender.window() {
         None => vec![(head.seq, head.event.clone())],
         Some(window) => {
             let closes = head.created_at + chrono::Duration::from_std(window).unwrap_or_default();
@@ -197,7 +123,7 @@ pub async fn attempt_next(
     };
     let events: Vec<Event> = batch.iter().map(|(_, e)| e.clone()).collect();
     let seqs: Vec<i64> = batch.iter().map(|(seq, _)| *seq).collect();
-    let attempt = sink.channel.send(&events, now.timestamp()).await;
+    let attempt = sink.sender.send(&events, now.timestamp()).await;
     let carried = Carried {
         head: head.seq,
         id: head.event.id,

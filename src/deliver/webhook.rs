@@ -11,49 +11,16 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use sha2::Sha256;
 use url::Url;
 
-use crate::config::{SecretRef, readable_by_others};
+use super::attempt::{Answer, Attempt, SecretError, Sent, read_secret};
+use crate::config::SecretRef;
 use crate::event::Event;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("cannot read the secret file {}", path.display())]
-    File {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the environment variable {0} holding the secret is not set")]
-    Env(String),
-    #[error("the secret starts with whsec_ but the rest is not valid base64")]
-    Base64,
-    #[error("the secret is empty")]
-    Empty,
-}
 
 /// Reads a sink's signing key. A `whsec_` prefix means the rest is the
 /// base64 of the key bytes, as Standard Webhooks says; anything else is used
 /// as raw bytes. The second value is a warning to log, if any.
 pub fn load_secret(secret: &SecretRef) -> Result<(Vec<u8>, Option<String>), SecretError> {
     let (raw, warning) = read_secret(secret)?;
-    Ok((decode_secret(raw.trim())?, warning))
-}
-
-/// A secret's text as written in its file or variable, with a warning to
-/// log when the file is readable by every user.
-pub fn read_secret(secret: &SecretRef) -> Result<(String, Option<String>), SecretError> {
-    Ok(match secret {
-        SecretRef::File(path) => (
-            std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                path: path.clone(),
-                source,
-            })?,
-            readable_by_others(path),
-        ),
-        SecretRef::Env(name) => (
-            std::env::var(name).map_err(|_| SecretError::Env(name.clone()))?,
-            None,
-        ),
-    })
+    Ok((decode_secret(&raw)?, warning))
 }
 
 pub fn decode_secret(raw: &str) -> Result<Vec<u8>, SecretError> {
@@ -93,21 +60,6 @@ pub fn body(event: &Event) -> String {
     )
 }
 
-/// What one attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    Delivered,
-    /// Worth trying again (408, 429, 5xx, no answer), not before `after` if given.
-    Retry {
-        error: String,
-        after: Option<Duration>,
-    },
-    /// 410 Gone: the receiver asks us to stop; the sink is disabled.
-    Gone(String),
-    /// Any other answer: retrying the same request will not help.
-    Rejected(String),
-}
-
 /// One webhook receiver.
 #[derive(Debug, Clone)]
 pub struct Webhook {
@@ -144,8 +96,9 @@ impl Webhook {
         })
     }
 
-    /// Posts one event, signed with the attempt's own timestamp.
-    pub async fn send(&self, event: &Event, now_unix: i64) -> Attempt {
+    /// Posts one event, signed with the attempt's own timestamp; what it
+    /// came to and what the receiver answered.
+    pub async fn exchange(&self, event: &Event, now_unix: i64) -> Sent {
         let body = body(event);
         let mut request = self
             .client
@@ -159,11 +112,15 @@ impl Webhook {
         }
         let sent = tokio::time::timeout(self.timeout, request.body(body).send()).await;
         let response = match sent {
-            Err(_) => return retry(format!("no answer within {:?}", self.timeout), None),
-            Ok(Err(e)) => return retry(crate::error::error_chain(&without_url(e)), None),
+            Err(_) => return retry(format!("no answer within {:?}", self.timeout), None).into(),
+            Ok(Err(e)) => return retry(crate::error::error_chain(&without_url(e)), None).into(),
             Ok(Ok(response)) => response,
         };
-        classify(&response)
+        let attempt = classify(&response);
+        Sent {
+            attempt,
+            answer: Some(Answer::read(response).await),
+        }
     }
 }
 

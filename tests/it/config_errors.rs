@@ -466,3 +466,151 @@ fn plain_smtp_to_a_remote_host_is_a_validate_warning() {
     );
     assert!(out.stderr.contains("unencrypted"), "{}", out.stderr);
 }
+
+const CHANNEL_PROBLEMS: &str = r##"[settings]
+database = "feedwatch.db"
+
+[[sink]]
+name = "slack"
+type = "slack"
+url = "https://hooks.slack.com/services/T/B/X"
+
+[[sink]]
+name = "discord"
+type = "discord"
+url_file = "discord.url"
+url_env = "DISCORD_URL"
+
+[[sink]]
+name = "telegram"
+type = "telegram"
+chat_id = "general"
+api_url = "ftp://api.example.org"
+
+[[sink]]
+name = "ntfy"
+type = "ntfy"
+url = "https://ntfy.example.org/"
+priority = 9
+path = "x.log"
+
+[[sink]]
+name = "matrix"
+type = "matrix"
+homeserver = "https://matrix.example.org"
+room_id = "#newsroom:example.org"
+token_env = "9TOKEN"
+timeout = "5m"
+
+[[sink]]
+name = "run"
+type = "command"
+command = []
+timeout = "soon"
+"##;
+
+#[test]
+fn every_missing_or_contradictory_key_of_a_channel_sink_is_named() {
+    let text = CHANNEL_PROBLEMS;
+    let sink = |name: &str, key: &str| format!("sink \"{name}\".{key}");
+    let expected = [
+        (
+            line_of(text, "url = \"https://hooks.slack", 0),
+            sink("slack", "url"),
+        ),
+        (line_of(text, "url_env", 0), sink("discord", "url_env")),
+        (
+            line_of(text, "name = \"telegram\"", 0) - 1,
+            sink("telegram", "token_file"),
+        ),
+        (line_of(text, "chat_id", 0), sink("telegram", "chat_id")),
+        (line_of(text, "api_url", 0), sink("telegram", "api_url")),
+        (line_of(text, "ntfy.example.org", 0), sink("ntfy", "url")),
+        (line_of(text, "priority", 0), sink("ntfy", "priority")),
+        (line_of(text, "path", 0), sink("ntfy", "path")),
+        (line_of(text, "room_id", 0), sink("matrix", "room_id")),
+        (line_of(text, "token_env", 0), sink("matrix", "token_env")),
+        (line_of(text, "5m", 0), sink("matrix", "timeout")),
+        (line_of(text, "command = []", 0), sink("run", "command")),
+        (line_of(text, "soon", 0), sink("run", "timeout")),
+    ];
+
+    let (_fw, out) = validate(text);
+
+    out.assert_code(2);
+    let mut found: Vec<(usize, String)> = problems(&out.stderr)
+        .iter()
+        .map(|p| (p.line, p.rest.clone()))
+        .collect();
+    found.sort_by_key(|(line, _)| *line);
+    let lines: Vec<usize> = found.iter().map(|(line, _)| *line).collect();
+    let mut wanted: Vec<usize> = expected.iter().map(|(line, _)| *line).collect();
+    wanted.sort_unstable();
+    assert_eq!(lines, wanted, "{}", out.stderr);
+    for (line, key) in &expected {
+        assert!(
+            found
+                .iter()
+                .any(|(l, rest)| l == line && rest.starts_with(&format!("{key}:"))),
+            "expected {key} at line {line}:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr.contains("the slack url is a secret"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("`path` applies only to log sinks, and this is a ntfy sink")
+    );
+}
+
+#[test]
+fn every_channel_sink_in_its_documented_form_passes() {
+    let text = format!(
+        r#"{HEAD}
+[[sink]]
+name = "team-slack"
+type = "slack"
+url_env = "SLACK_WEBHOOK_URL"
+
+[[sink]]
+name = "team-discord"
+type = "discord"
+url_file = "discord.url"
+events = ["item.*"]
+
+[[sink]]
+name = "phone"
+type = "telegram"
+token_env = "TELEGRAM_BOT_TOKEN"
+chat_id = -1001234567890
+retry_for = "6h"
+
+[[sink]]
+name = "push"
+type = "ntfy"
+url = "https://ntfy.sh/feedwatch-alerts"
+token_file = "ntfy.token"
+priority = 4
+
+[[sink]]
+name = "room"
+type = "matrix"
+homeserver = "https://matrix.example.org"
+room_id = "!newsroom:example.org"
+token_env = "MATRIX_TOKEN"
+
+[[sink]]
+name = "script"
+type = "command"
+command = ["/usr/local/bin/on-change", "--quiet"]
+timeout = "30s"
+"#
+    );
+    let (_fw, out) = validate(&text);
+    out.assert_code(0);
+    assert!(out.stdout.contains("7 sinks"), "{}", out.stdout);
+}

@@ -7,6 +7,7 @@ mod support;
 
 mod add;
 mod browser;
+mod channels;
 mod cli;
 mod condition_properties;
 mod conditions;

@@ -4,8 +4,7 @@
 
 use regex::Regex;
 
-use super::sources::regex_reason;
-use super::values::{Checker, Table, did_you_mean, list};
+use super::values::{Checker, Table, did_you_mean, list, regex_reason};
 use crate::config::{Conditions, Field};
 
 /// The keys read here, in both kinds of table.

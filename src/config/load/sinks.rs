@@ -1,5 +1,6 @@
 //! `[[sink]]` tables: where events are delivered.
 
+mod channels;
 mod email;
 
 use std::collections::HashMap;
@@ -7,16 +8,17 @@ use std::time::Duration;
 
 use globset::Glob;
 
-use super::values::{Checker, Table, did_you_mean, list, one_of};
+use super::values::{Checker, Table, did_you_mean, list};
 use super::{Bases, Tables, check_name, check_url, later_of};
 use crate::config::{SecretRef, SinkConfig, SinkKind};
 use crate::event::EventKind;
+use channels::Channel;
 
 const COMMON_KEYS: [&str; 3] = ["name", "type", "events"];
 const LOG_KEYS: [&str; 1] = ["path"];
 const WEBHOOK_KEYS: [&str; 5] = ["url", "secret_file", "secret_env", "timeout", "retry_for"];
-const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
-const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 
 const INLINE_SECRET: &str = "inline secrets are not allowed, so that the secret never sits in a \
      file that is shared, versioned or printed; put it in a file named by `secret_file` or in \
@@ -27,6 +29,45 @@ enum Kind {
     Log,
     Webhook,
     Email,
+    Channel(Channel),
+}
+
+impl Kind {
+    const NAMES: [&str; 9] = [
+        "log", "webhook", "email", "slack", "discord", "telegram", "ntfy", "matrix", "command",
+    ];
+
+    fn parse(name: &str) -> Option<Kind> {
+        match name {
+            "log" => Some(Kind::Log),
+            "webhook" => Some(Kind::Webhook),
+            "email" => Some(Kind::Email),
+            other => Channel::parse(other).map(Kind::Channel),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Log => "log",
+            Kind::Webhook => "webhook",
+            Kind::Email => "email",
+            Kind::Channel(c) => c.name(),
+        }
+    }
+
+    /// The keys this type takes besides the common ones.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Log => &LOG_KEYS,
+            Kind::Webhook => &WEBHOOK_KEYS,
+            Kind::Email => &email::KEYS,
+            Kind::Channel(c) => c.keys(),
+        }
+    }
+
+    fn all() -> impl Iterator<Item = Kind> {
+        Kind::NAMES.into_iter().filter_map(Kind::parse)
+    }
 }
 
 /// The valid sinks, and the name of every sink the file declares (valid or
@@ -66,6 +107,7 @@ pub(super) fn read<'a>(
             Some(Kind::Log) => Some(log(ck, &t, bases)),
             Some(Kind::Webhook) => webhook(ck, &t, bases),
             Some(Kind::Email) => email::read(ck, &t, bases),
+            Some(Kind::Channel(c)) => channels::read(ck, &t, bases, c),
             None => None,
         };
         if let (Some(name), Some(kind)) = (name, kind) {
@@ -80,59 +122,65 @@ pub(super) fn read<'a>(
 }
 
 fn sink_kind(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Kind> {
-    const TYPES: [&str; 3] = ["log", "webhook", "email"];
-    let s = ck.required_string(t, "type", &format!("say {}", one_of(&TYPES)))?;
-    match s.value {
-        "log" => Some(Kind::Log),
-        "webhook" => Some(Kind::Webhook),
-        "email" => Some(Kind::Email),
-        other => {
-            let hint = did_you_mean(other, TYPES);
-            ck.problem(
-                s.at,
-                t.path("type"),
-                format!("`{other}` is not a sink type{hint}; use {}", one_of(&TYPES)),
-            );
-            None
-        }
+    let types = list(&Kind::NAMES);
+    let s = ck.required_string(t, "type", &format!("say which: {types}"))?;
+    let kind = Kind::parse(s.value);
+    if kind.is_none() {
+        let hint = did_you_mean(s.value, Kind::NAMES);
+        ck.problem(
+            s.at,
+            t.path("type"),
+            format!("`{}` is not a sink type{hint}; use {types}", s.value),
+        );
     }
+    kind
 }
 
 fn check_sink_keys(ck: &mut Checker<'_>, t: &Table<'_>, kind: Option<Kind>) {
-    if kind == Some(Kind::Email) {
-        return email::check_keys(ck, t, &COMMON_KEYS);
-    }
     let mut allowed = COMMON_KEYS.to_vec();
-    if kind.is_none() {
-        allowed.extend(email::KEYS);
-    }
-    if kind != Some(Kind::Webhook) {
-        allowed.extend(LOG_KEYS);
-    }
-    if kind != Some(Kind::Log) {
-        allowed.extend(WEBHOOK_KEYS);
+    match kind {
+        Some(kind) => allowed.extend(kind.keys()),
+        None => {
+            for key in Kind::all().flat_map(|k| k.keys().iter()) {
+                if !allowed.contains(key) {
+                    allowed.push(key);
+                }
+            }
+        }
     }
     ck.check_keys(t, &allowed, |key| {
         if key == "secret" {
             return Some(INLINE_SECRET.to_string());
         }
-        let (owner, this) = match kind {
-            Some(Kind::Log) if WEBHOOK_KEYS.contains(&key) => ("webhook", "log"),
-            Some(Kind::Webhook) if LOG_KEYS.contains(&key) => ("log", "webhook"),
-            Some(Kind::Log | Kind::Webhook) if email::KEYS.contains(&key) => (
-                "email",
-                if kind == Some(Kind::Log) {
-                    "log"
-                } else {
-                    "webhook"
-                },
-            ),
-            _ => return None,
-        };
+        if kind == Some(Kind::Email) && key == "password" {
+            return Some(email::INLINE_PASSWORD.to_string());
+        }
+        if let Some(hint) = kind.and_then(|k| channels::inline_secret(k, key)) {
+            return Some(hint);
+        }
+        let this = kind?;
+        let owners: Vec<&str> = Kind::all()
+            .filter(|k| k.keys().contains(&key))
+            .map(Kind::name)
+            .collect();
+        if owners.is_empty() {
+            return None;
+        }
         Some(format!(
-            "`{key}` applies only to {owner} sinks, and this is a {this} sink"
+            "`{key}` applies only to {} sinks, and this is a {} sink",
+            or_list(&owners),
+            this.name()
         ))
     });
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 fn events(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<String> {
@@ -201,7 +249,7 @@ fn webhook(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKin
         &["http", "https"],
         "a webhook needs a URL to POST to",
     );
-    let secret = secret(ck, t, bases);
+    let secret = secret(ck, t, bases, "secret_file", "secret_env");
     let timeout = ck.duration(t, "timeout");
     let retry_for = ck.duration(t, "retry_for");
     Some(SinkKind::Webhook {
@@ -212,16 +260,14 @@ fn webhook(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKin
     })
 }
 
-fn secret(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SecretRef> {
-    secret_ref(ck, t, bases, ["secret_file", "secret_env"])
-}
-
-/// A secret named by a `*_file` or a `*_env` key (`keys` in that order).
-fn secret_ref(
+/// A secret named by a `*_file` or a `*_env` key (not both); `None` when
+/// neither is given or the one given is unusable (reported).
+pub(super) fn secret(
     ck: &mut Checker<'_>,
     t: &Table<'_>,
     bases: &Bases,
-    [file_key, env_key]: [&str; 2],
+    file_key: &str,
+    env_key: &str,
 ) -> Option<SecretRef> {
     if let Some((key, at)) = later_of(t, file_key, env_key) {
         ck.problem(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::{Host, Url};
 
-use super::values::{Checker, Spanned, Table, did_you_mean, list};
+use super::values::{Checker, Spanned, Table, did_you_mean, list, regex_reason};
 use super::{Bases, Tables, check_name, check_url, later_of, request, user_agent};
 use super::{conditions, jq};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
@@ -266,15 +266,6 @@ fn ignore(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<Regex> {
         }
     }
     out
-}
-
-/// The regex crate explains syntax errors over several lines with a caret
-/// diagram; the last line (`error: …`) is the reason.
-pub(super) fn regex_reason(e: &regex::Error) -> String {
-    let text = e.to_string();
-    let last = text.lines().rev().find(|l| !l.trim().is_empty());
-    let last = last.unwrap_or(&text).trim();
-    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 fn sink_refs(ck: &mut Checker<'_>, t: &Table<'_>, sink_names: &[String]) -> Vec<String> {

@@ -355,6 +355,15 @@ fn describe_value(value: &Value) -> &'static str {
 }
 
 /// `` `a`, `b` and `c` ``.
+/// The regex crate explains syntax errors over several lines with a caret
+/// diagram; the last line (`error: …`) is the reason.
+pub(super) fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().rev().find(|l| !l.trim().is_empty());
+    let last = last.unwrap_or(&text).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
 pub(super) fn list(items: &[&str]) -> String {
     join(items, "and")
 }

@@ -11,7 +11,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::webhook::{Attempt, SecretError, read_secret};
+use super::attempt::{Attempt, SecretError, read_secret};
 use crate::config::{EmailSink, SmtpSecurity};
 use crate::error::error_chain;
 use crate::event::Event;

@@ -4,6 +4,7 @@
 //! independent signature check, and `or_fail` for giving up on a value.
 
 pub mod changes;
+pub mod channels;
 pub mod disk;
 pub mod fail;
 pub mod fixtures;

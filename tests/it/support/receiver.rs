@@ -28,6 +28,7 @@ pub struct Reply {
     pub delay: Duration,
     /// Accept and read the request, then never answer.
     pub hang: bool,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
@@ -37,6 +38,20 @@ impl Reply {
             headers: Vec::new(),
             delay: Duration::ZERO,
             hang: false,
+            body: Vec::new(),
+        }
+    }
+
+    /// The status with a JSON body, as chat services answer.
+    pub fn json(status: u16, body: &Value) -> Reply {
+        Reply::text(status, &body.to_string()).header("Content-Type", "application/json")
+    }
+
+    /// The status with a plain-text body.
+    pub fn text(status: u16, body: &str) -> Reply {
+        Reply {
+            body: body.as_bytes().to_vec(),
+            ..Reply::status(status)
         }
     }
 
@@ -258,6 +273,10 @@ fn wait_for_close(stream: &mut TcpStream, shared: &Shared) -> io::Result<Option<
 }
 
 fn encode(reply: &Reply) -> Vec<u8> {
-    let length = (reply.status != 204).then_some(0);
-    head(reply.status, &reply.headers, length, false)
+    let length = (reply.status != 204).then_some(reply.body.len());
+    let mut bytes = head(reply.status, &reply.headers, length, false);
+    if reply.status != 204 {
+        bytes.extend_from_slice(&reply.body);
+    }
+    bytes
 }

@@ -8,7 +8,7 @@ use lettre::message::Mailbox;
 use url::Url;
 
 use super::super::values::{Checker, Spanned, Table, did_you_mean, one_of};
-use super::{Bases, DEFAULT_RETRY_FOR, secret_ref};
+use super::{Bases, DEFAULT_RETRY_FOR, secret};
 use crate::config::{EmailSink, SinkKind, SmtpSecurity, SmtpServer};
 
 pub(super) const KEYS: [&str; 10] = [
@@ -31,27 +31,9 @@ const MIN_DIGEST: Duration = Duration::from_secs(1);
 
 /// Reports keys an email sink does not take, naming the sink kind a key
 /// belongs to when it belongs to another.
-pub(super) fn check_keys(ck: &mut Checker<'_>, t: &Table<'_>, common: &[&str]) {
-    let allowed: Vec<&str> = common.iter().chain(KEYS.iter()).copied().collect();
-    ck.check_keys(t, &allowed, |key| {
-        let owner = match key {
-            "url" | "secret_file" | "secret_env" => "webhook",
-            "path" => "log",
-            "password" => {
-                return Some(
-                    "inline passwords are not allowed, so that the password never sits in a \
-                     file that is shared, versioned or printed; put it in a file named by \
-                     `password_file` or in an environment variable named by `password_env`"
-                        .to_string(),
-                );
-            }
-            _ => return None,
-        };
-        Some(format!(
-            "`{key}` applies only to {owner} sinks, and this is an email sink"
-        ))
-    });
-}
+pub(super) const INLINE_PASSWORD: &str = "inline passwords are not allowed, so that the \
+     password never sits in a file that is shared, versioned or printed; put it in a file named \
+     by `password_file` or in an environment variable named by `password_env`";
 
 pub(super) fn read(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option<SinkKind> {
     let smtp = smtp(ck, t);
@@ -60,7 +42,7 @@ pub(super) fn read(ck: &mut Checker<'_>, t: &Table<'_>, bases: &Bases) -> Option
         .and_then(|s| mailbox(ck, t, "from", s));
     let to = recipients(ck, t);
     let username = ck.string(t, "username");
-    let password = secret_ref(ck, t, bases, ["password_file", "password_env"]);
+    let password = secret(ck, t, bases, "password_file", "password_env");
     login_pairs(ck, t);
     let digest = digest(ck, t);
     let ca_file = ck

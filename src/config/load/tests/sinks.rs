@@ -41,7 +41,7 @@ type = "log"
     assert!(
         list[0]
             .message
-            .contains("applies only to webhook sinks, and this is a log sink")
+            .contains("applies only to webhook or ntfy sinks, and this is a log sink")
     );
     assert!(
         list[1]
