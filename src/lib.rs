@@ -11,7 +11,8 @@
 //! detect     held items vs read items → versions to write, event drafts
 //! diff       line and word diffs of changed fields
 //! store      SQLite: versions and events in one transaction, the outbox
-//! deliver    events → log, webhook and email sinks, in order, at least once
+//! deliver    events → log, webhook, email, chat and command sinks, in order,
+//!            at least once, one deliverer per sink (a lease)
 //! poll       one poll as a list of the steps above
 //!
 //! daemon     tasks, signals, reload, shutdown (with notify, metrics, prune)

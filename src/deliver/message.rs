@@ -49,28 +49,7 @@ pub struct Message {
 
 impl Message {
     pub fn from_event(event: &Event) -> Message {
-        let source = cut(&event.source.name, MAX_SUBJECT);
-        let title = event
-            .item
-            .as_ref()
-            .map(|i| cut(&one_line(&i.title), MAX_SUBJECT))
-            .unwrap_or_default();
-        let headline = match event.kind {
-            EventKind::ItemNew => format!("New: {title}"),
-            EventKind::ItemUpdated => {
-                let fields: Vec<&str> = event.changes.iter().map(|c| c.field.as_str()).collect();
-                format!("Edited: {title} ({})", fields.join(", "))
-            }
-            EventKind::ItemFlapping => format!("Flapping: {title}"),
-            EventKind::ItemRemoved => format!("Taken down: {title}"),
-            EventKind::PageChanged => format!("Page changed: {source}"),
-            EventKind::BulkChange => bulk_headline(event),
-            EventKind::SourceFailing => {
-                let error = event.error.as_deref().unwrap_or("no answer");
-                format!("Failing: {source} — {}", cut(&one_line(error), MAX_SUBJECT))
-            }
-            EventKind::SourceRecovered => format!("Recovered: {source}"),
-        };
+        let headline = long_headline(event);
         let link = match &event.item {
             Some(item) => web_link(&item.link),
             None if event.kind == EventKind::PageChanged => web_link(&event.source.url),
@@ -91,27 +70,79 @@ impl Message {
     }
 }
 
+/// The first line of a message about `event`, the changed fields left
+/// out (an email's subject): `Edited: <title>`.
+pub fn headline(event: &Event) -> String {
+    let source = cut(&event.source.name, MAX_SUBJECT);
+    let title = title(event);
+    match event.kind {
+        EventKind::ItemNew => format!("New: {title}"),
+        EventKind::ItemUpdated => format!("Edited: {title}"),
+        EventKind::ItemFlapping => format!("Flapping: {title}"),
+        EventKind::ItemRemoved => format!("Taken down: {title}"),
+        EventKind::PageChanged => format!("Page changed: {source}"),
+        EventKind::BulkChange => bulk_headline(event),
+        EventKind::SourceFailing => {
+            let error = event.error.as_deref().unwrap_or("no answer");
+            format!("Failing: {source} — {}", cut(&one_line(error), MAX_SUBJECT))
+        }
+        EventKind::SourceRecovered => format!("Recovered: {source}"),
+    }
+}
+
+/// The headline with the changed fields named: `Edited: <title> (title, content)`.
+pub fn long_headline(event: &Event) -> String {
+    let mut line = headline(event);
+    let edit = matches!(event.kind, EventKind::ItemUpdated | EventKind::ItemFlapping);
+    if edit && !event.changes.is_empty() {
+        let fields: Vec<&str> = event.changes.iter().map(|c| c.field.as_str()).collect();
+        line.push_str(&format!(" ({})", fields.join(", ")));
+    }
+    line
+}
+
+/// The item's title on one line (its key when it has none), bounded.
+fn title(event: &Event) -> String {
+    let text = match &event.item {
+        Some(item) if !item.title.trim().is_empty() => &item.title,
+        Some(item) => &item.key,
+        None => &event.source.name,
+    };
+    cut(&one_line(text), MAX_SUBJECT)
+}
+
+/// `Feed defaced: prefix "SPAM" added to 10 titles`.
 fn bulk_headline(event: &Event) -> String {
     let Some(bulk) = &event.bulk else {
-        return format!("Feed edited in bulk: {}", event.source.name);
+        return format!(
+            "Feed edited in bulk: {}",
+            cut(&event.source.name, MAX_SUBJECT)
+        );
     };
-    let place = bulk.edit.split('_').next().unwrap_or("text");
-    let (verb, text, defaced) = if bulk.edit.ends_with("removed") {
-        ("removed from", &bulk.removed, false)
-    } else {
-        ("added to", &bulk.added, true)
+    let place = match bulk.edit.split('_').next() {
+        Some(p @ ("prefix" | "suffix")) => format!("{p} "),
+        _ => String::new(),
     };
-    let text = cut(&one_line(text), MAX_SUBJECT / 2);
-    let lead = if defaced {
-        "Feed defaced"
-    } else {
-        "Feed edited in bulk"
+    let count = event.items.len();
+    let fields = match (bulk.field.as_str(), count) {
+        (field, 1) => field.to_string(),
+        ("summary", _) => "summaries".to_string(),
+        (field, _) => format!("{field}s"),
     };
-    format!(
-        "{lead}: {place} \"{text}\" {verb} {} {}s",
-        event.items.len(),
-        bulk.field
-    )
+    let quoted = |text: &str| format!("\"{}\"", cut(&one_line(text), MAX_SUBJECT / 4));
+    let (added, removed) = (bulk.added.trim(), bulk.removed.trim());
+    let (lead, what) = match (removed.is_empty(), added.is_empty()) {
+        (true, _) => ("Feed defaced", format!("{place}{} added to", quoted(added))),
+        (false, true) => (
+            "Feed edited in bulk",
+            format!("{place}{} removed from", quoted(removed)),
+        ),
+        (false, false) => (
+            "Feed defaced",
+            format!("{} replaced by {} in", quoted(removed), quoted(added)),
+        ),
+    };
+    format!("{lead}: {what} {count} {fields}")
 }
 
 fn sections(event: &Event) -> Vec<Section> {

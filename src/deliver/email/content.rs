@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+pub use crate::deliver::message::{headline, long_headline};
 use crate::event::{Change, Event, EventKind};
 use crate::report::words::{self, Piece};
 use crate::report::{escape, escape_into, human_time, plural, web_link};
@@ -23,35 +24,6 @@ const INS: &str = "background:#d9f5dd;color:#0b5a1c;text-decoration:underline";
 const MUTED: &str = "color:#5c5c5c;font-size:14px";
 const CARD: &str = "margin:16px 0;padding:10px 12px;border:1px solid #d9d9d6;border-left:4px solid";
 
-/// The first line of a message about `event`: `Edited: <title>`.
-pub fn headline(event: &Event) -> String {
-    let source = &event.source.name;
-    match event.kind {
-        EventKind::ItemNew => format!("New: {}", title(event)),
-        EventKind::ItemUpdated => format!("Edited: {}", title(event)),
-        EventKind::ItemFlapping => format!("Flapping: {}", title(event)),
-        EventKind::ItemRemoved => format!("Taken down: {}", title(event)),
-        EventKind::PageChanged => format!("Page changed: {source}"),
-        EventKind::BulkChange => bulk_headline(event),
-        EventKind::SourceFailing => match &event.error {
-            Some(error) => format!("Failing: {source} — {error}"),
-            None => format!("Failing: {source}"),
-        },
-        EventKind::SourceRecovered => format!("Recovered: {source}"),
-    }
-}
-
-/// The headline with the changed fields named: `Edited: <title> (title, content)`.
-pub fn long_headline(event: &Event) -> String {
-    let mut line = headline(event);
-    let edit = matches!(event.kind, EventKind::ItemUpdated | EventKind::ItemFlapping);
-    if edit && !event.changes.is_empty() {
-        let fields: Vec<&str> = event.changes.iter().map(|c| c.field.as_str()).collect();
-        let _ = write!(line, " ({})", fields.join(", "));
-    }
-    line
-}
-
 /// A subject for one event or a digest of several, on one line.
 pub fn subject(events: &[Event]) -> String {
     let text = match events {
@@ -62,41 +34,6 @@ pub fn subject(events: &[Event]) -> String {
         }
     };
     format!("[feedwatch] {}", one_line(&text, SUBJECT_CHARS))
-}
-
-fn title(event: &Event) -> String {
-    match &event.item {
-        Some(item) if !item.title.trim().is_empty() => item.title.clone(),
-        Some(item) => item.key.clone(),
-        None => event.source.name.clone(),
-    }
-}
-
-/// `Feed defaced: prefix "SPAM" added to 10 titles`.
-fn bulk_headline(event: &Event) -> String {
-    let Some(bulk) = &event.bulk else {
-        return format!("Bulk change: {}", event.source.name);
-    };
-    let place = match bulk.edit.split('_').next() {
-        Some(p @ ("prefix" | "suffix")) => format!("{p} "),
-        _ => String::new(),
-    };
-    let count = event.items.len();
-    let fields = match (bulk.field.as_str(), count) {
-        (field, 1) => field.to_string(),
-        ("summary", _) => "summaries".to_string(),
-        (field, _) => format!("{field}s"),
-    };
-    let (added, removed) = (bulk.added.trim(), bulk.removed.trim());
-    let (lead, what) = match (removed.is_empty(), added.is_empty()) {
-        (true, _) => ("Feed defaced", format!("{place}{added:?} added to")),
-        (false, true) => ("Feed changed", format!("{place}{removed:?} removed from")),
-        (false, false) => (
-            "Feed defaced",
-            format!("{removed:?} replaced by {added:?} in"),
-        ),
-    };
-    format!("{lead}: {what} {count} {fields}")
 }
 
 /// Control characters (CR and LF among them) and runs of whitespace become
