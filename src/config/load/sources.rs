@@ -6,7 +6,7 @@ use std::time::Duration;
 use regex::Regex;
 use url::{Host, Url};
 
-use super::values::{Checker, Spanned, Table, did_you_mean, list, regex_reason};
+use super::values::{Checker, Spanned, Table, did_you_mean, list, regexes};
 use super::{Bases, Tables, check_name, check_url, later_of, request, user_agent};
 use super::{conditions, jq};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
@@ -250,22 +250,7 @@ fn compare(ck: &mut Checker<'_>, t: &Table<'_>, follow_links: bool) -> Vec<Field
 }
 
 fn ignore(ck: &mut Checker<'_>, t: &Table<'_>) -> Vec<Regex> {
-    let patterns = ck.strings(t, "ignore").unwrap_or_default();
-    let mut out = Vec::with_capacity(patterns.len());
-    for p in patterns {
-        match Regex::new(p.value) {
-            Ok(re) => out.push(re),
-            Err(e) => {
-                let message = format!(
-                    "`{}` is not a valid regular expression: {}",
-                    p.value,
-                    regex_reason(&e)
-                );
-                ck.problem(p.at, t.path("ignore"), message);
-            }
-        }
-    }
-    out
+    regexes(ck, t, "ignore").unwrap_or_default()
 }
 
 fn sink_refs(ck: &mut Checker<'_>, t: &Table<'_>, sink_names: &[String]) -> Vec<String> {

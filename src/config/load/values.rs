@@ -355,9 +355,31 @@ fn describe_value(value: &Value) -> &'static str {
 }
 
 /// `` `a`, `b` and `c` ``.
+/// The regular expressions listed under `key`, each checked to compile;
+/// `None` when the key is absent.
+pub(super) fn regexes(ck: &mut Checker<'_>, t: &Table<'_>, key: &str) -> Option<Vec<regex::Regex>> {
+    t.get(key)?;
+    let written = ck.strings(t, key).unwrap_or_default();
+    let mut out = Vec::with_capacity(written.len());
+    for p in written {
+        match regex::Regex::new(p.value) {
+            Ok(re) => out.push(re),
+            Err(e) => {
+                let message = format!(
+                    "`{}` is not a valid regular expression: {}",
+                    p.value,
+                    regex_reason(&e)
+                );
+                ck.problem(p.at, t.path(key), message);
+            }
+        }
+    }
+    Some(out)
+}
+
 /// The regex crate explains syntax errors over several lines with a caret
 /// diagram; the last line (`error: …`) is the reason.
-pub(super) fn regex_reason(e: &regex::Error) -> String {
+fn regex_reason(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().rev().find(|l| !l.trim().is_empty());
     let last = last.unwrap_or(&text).trim();
