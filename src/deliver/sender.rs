@@ -100,7 +100,7 @@ impl Sender {
             Sender::Webhook(hook) => hook.exchange(event, now_unix).await,
             Sender::Chat(chat) => chat.exchange(event).await,
             Sender::Command(command) => command.exchange(event).await,
-            Sender::Email(mailer) => mailer.send(std::slice::from_ref(event)).await.into(),
+            Sender::Email(mailer) => mailer.exchange(std::slice::from_ref(event)).await,
         }
     }
 }

@@ -591,3 +591,34 @@ fn the_html_part_reads_on_a_phone() {
         "the message looks blank: {sizes:?} bytes"
     );
 }
+
+#[test]
+fn notify_test_sends_a_sample_message_and_prints_the_servers_answer() {
+    let rejected = "gone@example.org";
+    let Some(m) = Mail::start(&[rejected]) else {
+        return;
+    };
+    m.configure(&m.smtp.url(), "");
+    let out = m.fw.run(&["notify-test", "mail"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("answer: 250"), "{}", out.stdout);
+    let got = parsed(&m.smtp.wait_for(1, SOON));
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].subject().contains("[feedwatch test]"),
+        "{}",
+        got[0].subject()
+    );
+
+    m.fw.write_config(
+        changes::config(&m.origin, "", "1s")
+            .sink("mail", "email")
+            .line(format!("smtp = \"{}\"", m.smtp.url()))
+            .line(format!("from = \"{FROM}\""))
+            .line(format!("to = [\"{rejected}\"]")),
+    );
+    let out = m.fw.run(&["notify-test", "mail"]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("550"), "{}", out.stdout);
+    assert_eq!(m.smtp.messages().len(), 1, "a refused sample was delivered");
+}

@@ -10,8 +10,9 @@ use std::time::Duration;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use reqwest::header::HeaderMap;
 
-use super::attempt::{Attempt, SecretError, read_secret};
+use super::attempt::{Answer, Attempt, SecretError, Sent, read_secret};
 use crate::config::{EmailSink, SmtpSecurity};
 use crate::error::error_chain;
 use crate::event::Event;
@@ -104,14 +105,30 @@ impl Mailer {
 
     /// Sends one message for `events`: one event, or a digest of several.
     pub async fn send(&self, events: &[Event]) -> Attempt {
+        self.exchange(events).await.attempt
+    }
+
+    /// One message sent, keeping the server's last answer to it.
+    pub async fn exchange(&self, events: &[Event]) -> Sent {
         let message = match compose::message(&self.head, events) {
             Ok(message) => message,
-            Err(e) => return Attempt::Rejected(format!("cannot build the message: {e}")),
+            Err(e) => return Attempt::Rejected(format!("cannot build the message: {e}")).into(),
         };
         match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
-            Err(_) => retry(format!("no answer within {:?}", self.timeout)),
-            Ok(Ok(_)) => Attempt::Delivered,
-            Ok(Err(e)) => classify(&e),
+            Err(_) => retry(format!("no answer within {:?}", self.timeout)).into(),
+            Ok(Ok(response)) => {
+                let code = response.code().to_string();
+                Sent {
+                    attempt: Attempt::Delivered,
+                    answer: Some(Answer {
+                        code: code.parse().unwrap_or_default(),
+                        status: code,
+                        headers: HeaderMap::new(),
+                        body: response.message().collect::<Vec<_>>().join("\n"),
+                    }),
+                }
+            }
+            Ok(Err(e)) => classify(&e).into(),
         }
     }
 }
