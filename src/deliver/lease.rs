@@ -29,6 +29,9 @@ pub const RENEW: Duration = Duration::from_secs(10);
 /// the lease it started under, even when renewals stall.
 const MARGIN: Duration = Duration::from_secs(30);
 
+/// The most lease time left a send waits for, whatever its timeout.
+const LONGEST_WAIT: Duration = TTL.saturating_sub(RENEW.saturating_mul(2));
+
 /// This process's leases, as far as it knows.
 pub struct Leases {
     me: Holder,
@@ -59,7 +62,10 @@ impl Leases {
     /// Whether this process may send `sink`'s events now, with time left
     /// for a send of up to `send` to finish within the lease.
     pub fn holds_for(&self, sink: &str, send: Duration) -> bool {
-        let need = send.max(MARGIN);
+        // A holder renews every RENEW, so a fresh lease never has more than
+        // TTL - RENEW left: a longer send (a webhook timeout of minutes) asks
+        // for no more than that, relying on the renewals while it runs.
+        let need = send.clamp(MARGIN, LONGEST_WAIT);
         crate::sync::lock(&self.held)
             .get(sink)
             .is_some_and(|until| until.saturating_duration_since(Instant::now()) > need)
@@ -238,5 +244,21 @@ mod tests {
             &me
         ));
         assert!(!gone(&lease(4_194_305, "", ""), &me));
+    }
+
+    #[test]
+    fn a_send_with_a_long_timeout_may_start_on_a_fresh_lease() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut store =
+            Store::open(&dir.path().join("feedwatch.db")).unwrap_or_else(|e| panic!("{e}"));
+        let leases = Leases::new("daemon");
+        let sinks = vec!["hook".to_string()];
+        let taken = leases
+            .take(&mut store, &sinks)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(taken, sinks);
+        assert!(leases.holds_for("hook", Duration::from_secs(15)));
+        assert!(leases.holds_for("hook", Duration::from_secs(600)));
+        assert!(!leases.holds_for("other", Duration::ZERO));
     }
 }
