@@ -131,3 +131,16 @@ pub enum SetupError {
     #[error("the secret does not hold a valid http or https URL")]
     SecretUrl,
 }
+
+/// The HTTP client a sink sends with: its own User-Agent, no redirects
+/// followed (a receiver that moved must be configured anew), no Referer,
+/// connecting within `timeout` and at most 10 s.
+pub fn http_client(user_agent: &str, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .build()
+}

@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use sha2::Sha256;
 use url::Url;
 
-use super::attempt::{Answer, Attempt, SecretError, Sent, read_secret};
+use super::attempt::{Answer, Attempt, SecretError, Sent, http_client, read_secret};
 use crate::config::SecretRef;
 use crate::event::Event;
 
@@ -81,13 +81,7 @@ impl Webhook {
         timeout: Duration,
         user_agent: &str,
     ) -> Result<Webhook, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .build()?;
+        let client = http_client(user_agent, timeout)?;
         Ok(Webhook {
             client,
             url,

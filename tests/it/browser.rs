@@ -38,6 +38,22 @@ pub(crate) fn headless(browser: &Path, profile: &Path) -> Command {
     cmd
 }
 
+/// The DOM a phone-sized headless Chromium builds from `url`, after
+/// checking that the browser ran.
+pub(crate) fn phone_dom(browser: &Path, profile: &Path, url: &str) -> String {
+    let out = headless(browser, profile)
+        .args(["--window-size=390,844", "--dump-dom"])
+        .arg(url)
+        .output()
+        .or_fail("run Chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Width and height of a PNG file, from its header.
 pub(crate) fn png_size(path: &Path) -> (u32, u32) {
     let bytes = fs::read(path).or_fail("read the screenshot");
@@ -64,17 +80,7 @@ fn a_browser_shows_marked_words_and_runs_no_script() {
     let url = format!("file://{}", page.display());
     let profile = c.fw.dir().join("chromium-profile");
 
-    let out = headless(&browser, &profile)
-        .args(["--window-size=390,844", "--dump-dom"])
-        .arg(&url)
-        .output()
-        .or_fail("run Chromium");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = phone_dom(&browser, &profile, &url);
 
     // Parsed and serialised by the browser: what it built, not what we wrote.
     assert!(dom.contains("<title>Changes from "), "{dom}");

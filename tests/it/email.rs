@@ -548,17 +548,7 @@ fn the_html_part_reads_on_a_phone() {
     let profile = m.fw.dir().join("chromium-profile");
     let url = |p: &std::path::Path| format!("file://{}", p.display());
 
-    let out = crate::browser::headless(&browser, &profile)
-        .args(["--window-size=390,844", "--dump-dom"])
-        .arg(url(&page))
-        .output()
-        .or_fail("run Chromium");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = crate::browser::phone_dom(&browser, &profile, &url(&page));
     assert!(dom.contains(">that many</ins>"), "{dom}");
     assert!(!dom.to_lowercase().contains("<script"), "{dom}");
 

@@ -14,7 +14,7 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER};
 use url::Url;
 
-use super::attempt::{Answer, Attempt, Sent, SetupError, read_secret};
+use super::attempt::{Answer, Attempt, Sent, SetupError, http_client, read_secret};
 use super::message::Message;
 use crate::config::{Platform, SecretRef};
 use crate::event::Event;
@@ -160,13 +160,7 @@ impl Chat {
                 token: secret(token, &mut warnings)?,
             },
         };
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .build()?;
+        let client = http_client(user_agent, timeout)?;
         let chat = Chat {
             client,
             target,
