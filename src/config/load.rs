@@ -524,6 +524,18 @@ fn is_absolute_file_url(raw: &str) -> bool {
     }
 }
 
+/// Reports `name`, written under `key`, as no item field.
+fn not_a_field(ck: &mut Checker<'_>, t: &Table<'_>, key: &str, name: &Spanned<&str>) {
+    let all = super::Field::ALL.map(super::Field::as_str);
+    let hint = values::did_you_mean(name.value, all);
+    let message = format!(
+        "`{}` is not an item field{hint}; the fields are {}",
+        name.value,
+        values::list(&all)
+    );
+    ck.problem(name.at, t.path(key), message);
+}
+
 /// When both keys are present, the one written later, with its key's position.
 fn later_of<'k>(t: &Table<'_>, a: &'k str, b: &'k str) -> Option<(&'k str, usize)> {
     let (ea, eb) = (t.get(a)?, t.get(b)?);

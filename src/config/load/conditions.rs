@@ -2,7 +2,8 @@
 //! `min_change`): allowed in `[settings]` as defaults and in each
 //! `[[source]]`, where each key given replaces the default.
 
-use super::values::{Checker, Table, did_you_mean, list, regexes};
+use super::not_a_field;
+use super::values::{Checker, Table, regexes};
 use crate::config::{Conditions, Field};
 
 /// The keys read here, in both kinds of table.
@@ -22,21 +23,12 @@ pub(super) fn read(ck: &mut Checker<'_>, t: &Table<'_>, defaults: &Conditions) -
 /// `None` when the key is absent; a present key with bad patterns keeps the good ones.
 fn fields(ck: &mut Checker<'_>, t: &Table<'_>) -> Option<Vec<Field>> {
     let names = ck.strings(t, "alert_fields")?;
-    let all = Field::ALL.map(Field::as_str);
     let mut out = Vec::with_capacity(names.len());
     for s in names {
         match Field::parse(s.value) {
             Some(field) if !out.contains(&field) => out.push(field),
             Some(_) => {}
-            None => {
-                let hint = did_you_mean(s.value, all);
-                let message = format!(
-                    "`{}` is not an item field{hint}; the fields are {}",
-                    s.value,
-                    list(&all)
-                );
-                ck.problem(s.at, t.path("alert_fields"), message);
-            }
+            None => not_a_field(ck, t, "alert_fields", &s),
         }
     }
     Some(out)

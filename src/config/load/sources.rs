@@ -7,7 +7,7 @@ use regex::Regex;
 use url::{Host, Url};
 
 use super::values::{Checker, Spanned, Table, did_you_mean, list, regexes};
-use super::{Bases, Tables, check_name, check_url, later_of, request, user_agent};
+use super::{Bases, Tables, check_name, check_url, later_of, not_a_field, request, user_agent};
 use super::{conditions, jq};
 use crate::config::{Field, Settings, SourceConfig, SourceKind, Track};
 use crate::schedule::{CronSchedule, Schedule};
@@ -224,7 +224,6 @@ fn compare(ck: &mut Checker<'_>, t: &Table<'_>, follow_links: bool) -> Vec<Field
         }
         return fields;
     };
-    let all = Field::ALL.map(Field::as_str);
     let mut fields = Vec::with_capacity(names.len());
     for s in names {
         match Field::parse(s.value) {
@@ -235,15 +234,7 @@ fn compare(ck: &mut Checker<'_>, t: &Table<'_>, follow_links: bool) -> Vec<Field
             }
             Some(field) if !fields.contains(&field) => fields.push(field),
             Some(_) => {}
-            None => {
-                let hint = did_you_mean(s.value, all);
-                let message = format!(
-                    "`{}` is not an item field{hint}; the fields are {}",
-                    s.value,
-                    list(&all)
-                );
-                ck.problem(s.at, t.path("compare"), message);
-            }
+            None => not_a_field(ck, t, "compare", &s),
         }
     }
     fields
