@@ -4,10 +4,8 @@
 
 use serde_json::Value;
 
+use crate::support::watch::{FEED, NAME, Watch};
 use crate::support::*;
-
-const FEED: &str = "/feed";
-const NAME: &str = "frontline";
 
 /// Item 0's title, reworded in the tests.
 const TITLE_0: &str = "How managers are inspiring social workers to progress in their careers";
@@ -16,41 +14,6 @@ const BURSARY: &str = "worth £18,000";
 /// Item 1's title.
 const TITLE_1: &str =
     "More children at risk of extra-familial harm or reliant on food banks, say social workers";
-
-struct Watch {
-    server: TestServer,
-    fw: Feedwatch,
-}
-
-impl Watch {
-    /// A feed watched with the given source lines, baselined on the clean feed.
-    fn baselined(extra: &str) -> Watch {
-        let server = TestServer::start();
-        let fw = Feedwatch::new();
-        fw.write_config(Toml::journal().feed(NAME, &server.url(FEED)).line(extra));
-        let watch = Watch { server, fw };
-        watch.serve(&clean_feed());
-        assert!(watch.check().is_empty(), "the first poll alerted");
-        watch
-    }
-
-    fn serve(&self, xml: &str) {
-        self.server.set(FEED, Response::rss(xml));
-    }
-
-    /// Runs `check` and returns the events it added.
-    fn check(&self) -> Vec<Value> {
-        let before = self.fw.events().len();
-        self.fw.run(&["check"]).assert_code(0);
-        self.fw.events().split_off(before)
-    }
-
-    fn versions(&self, key: &str) -> usize {
-        let out = self.fw.run(&["history", NAME, key]);
-        out.assert_code(0);
-        out.lines().len()
-    }
-}
 
 /// `type key` of each event, in order.
 fn summary(events: &[Value]) -> Vec<String> {
@@ -101,9 +64,13 @@ fn alert_if_raises_only_the_changes_whose_text_matches() {
         ["item.new paid", &format!("item.updated {}", KEYS[2])],
         "{events:#?}"
     );
-    assert_eq!(w.versions(KEYS[0]), 2, "the held-back edit is still stored");
     assert_eq!(
-        w.versions("plain"),
+        w.history_lines(KEYS[0]),
+        2,
+        "the held-back edit is still stored"
+    );
+    assert_eq!(
+        w.history_lines("plain"),
         1,
         "the held-back story is still stored"
     );
@@ -126,7 +93,7 @@ fn alert_unless_holds_back_the_changes_whose_text_matches() {
         [format!("item.updated {}", KEYS[0])],
         "{events:#?}"
     );
-    assert_eq!(w.versions(KEYS[2]), 2);
+    assert_eq!(w.history_lines(KEYS[2]), 2);
 }
 
 #[test]
@@ -144,7 +111,7 @@ fn alert_fields_limit_the_patterns_to_the_fields_named() {
         "{events:#?}"
     );
     assert_eq!(events[0]["changes"][0]["field"], "title");
-    assert_eq!(w.versions(KEYS[2]), 2);
+    assert_eq!(w.history_lines(KEYS[2]), 2);
 }
 
 #[test]
@@ -160,7 +127,7 @@ fn min_change_holds_back_edits_smaller_than_it() {
         [format!("item.updated {}", KEYS[0])],
         "{events:#?}"
     );
-    assert_eq!(w.versions(KEYS[2]), 2);
+    assert_eq!(w.history_lines(KEYS[2]), 2);
 }
 
 #[test]
@@ -248,7 +215,7 @@ fn a_story_flipping_between_two_versions_is_reported_once_then_flapping_then_not
         [&updated, &flapping, "", "", &updated, &flapping],
         "B, A, B, A, C, A after a baseline of A"
     );
-    assert_eq!(w.versions(KEYS[0]), 7, "every version is stored");
+    assert_eq!(w.history_lines(KEYS[0]), 7, "every version is stored");
 }
 
 #[test]
@@ -275,7 +242,7 @@ fn dates_moving_alone_raise_nothing_and_do_not_count_as_a_flip() {
     let flapping = format!("item.flapping {}", KEYS[0]);
     assert_eq!(raised, ["", &updated, "", &flapping]);
     assert_eq!(
-        w.versions(KEYS[0]),
+        w.history_lines(KEYS[0]),
         5,
         "a date that moved is still a version"
     );

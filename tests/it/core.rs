@@ -5,10 +5,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::support::watch::{FEED, NAME, Watch};
 use crate::support::*;
 
-const FEED: &str = "/tag/frontline/feed/";
-const NAME: &str = "frontline";
 const TRACK_REMOVED: &str = r#"track = ["new", "updated", "removed"]"#;
 
 /// The fourth paragraph of "More children at risk of extra-familial harm…" (item 1).
@@ -20,55 +19,6 @@ const NEW_TITLE: &str = "Frontline expands fast-track programme to Birmingham";
 const NEW_LINK: &str = "https://www.communitycare.co.uk/2025/02/04/frontline-expands-fast-track-programme-to-birmingham/";
 const NEW_PUBDATE: &str = "Tue, 04 Feb 2025 09:00:00 +0000";
 const NEW_BODY: &str = "<p>Frontline and Birmingham City Council will partner to bring the fast-track programme to the West Midlands.</p>\n<p>The first cohort starts in September.</p>";
-
-/// A feedwatch folder watching one feed on a local origin.
-struct Watch {
-    server: TestServer,
-    fw: Feedwatch,
-}
-
-impl Watch {
-    fn new(extra: &str) -> Watch {
-        let server = TestServer::start();
-        let fw = Feedwatch::new();
-        fw.write_config(Toml::journal().feed(NAME, &server.url(FEED)).line(extra));
-        Watch { server, fw }
-    }
-
-    /// Serves the clean feed and takes the quiet first poll.
-    fn baselined(extra: &str) -> Watch {
-        let watch = Watch::new(extra);
-        watch.serve(&clean_feed());
-        let events = watch.check();
-        assert!(events.is_empty(), "the first poll alerted: {events:#?}");
-        watch
-    }
-
-    fn serve(&self, xml: &str) {
-        self.server.set(FEED, Response::rss(xml));
-    }
-
-    /// Runs `check`, expects success, and returns the events it added.
-    fn check(&self) -> Vec<Value> {
-        let before = self.fw.events().len();
-        self.fw.run(&["check"]).assert_code(0);
-        self.fw.events().split_off(before)
-    }
-
-    fn last_status(&self) -> u16 {
-        self.server
-            .requests(FEED)
-            .last()
-            .map(|r| r.status)
-            .or_fail("the feed was requested")
-    }
-
-    fn history_lines(&self, item: &str) -> usize {
-        let out = self.fw.run(&["history", NAME, item]);
-        out.assert_code(0);
-        out.lines().len()
-    }
-}
 
 fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == kind).collect()

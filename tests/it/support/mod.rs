@@ -19,6 +19,7 @@ pub mod server;
 pub mod signature;
 pub mod smtp;
 pub mod toml;
+pub mod watch;
 
 pub use fail::OrFail;
 pub use fixtures::{
