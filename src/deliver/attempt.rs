@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use crate::config::{SecretRef, readable_by_others};
+use crate::config::{SecretReadError, SecretRef, readable_by_others};
 
 /// The most of an answer's body kept: enough for any error a service sends.
 const MAX_ANSWER: usize = 64 << 10;
@@ -85,14 +85,8 @@ impl Answer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read the secret file {}", path.display())]
-    File {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the environment variable {0} holding the secret is not set")]
-    Env(String),
+    #[error(transparent)]
+    Read(#[from] SecretReadError),
     #[error("the secret starts with whsec_ but the rest is not valid base64")]
     Base64,
     #[error("the secret is empty")]
@@ -102,24 +96,12 @@ pub enum SecretError {
 /// Reads a secret as text, trimmed (a token, a webhook URL). The second
 /// value is a warning to log, if any.
 pub fn read_secret(secret: &SecretRef) -> Result<(String, Option<String>), SecretError> {
-    let (raw, warning) = match secret {
-        SecretRef::File(path) => (
-            std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                path: path.clone(),
-                source,
-            })?,
-            readable_by_others(path),
-        ),
-        SecretRef::Env(name) => (
-            std::env::var(name).map_err(|_| SecretError::Env(name.clone()))?,
-            None,
-        ),
+    let text = secret.read()?;
+    let warning = match secret {
+        SecretRef::File(path) => readable_by_others(path),
+        SecretRef::Env(_) => None,
     };
-    let raw = raw.trim().to_string();
-    if raw.is_empty() {
-        return Err(SecretError::Empty);
-    }
-    Ok((raw, warning))
+    Ok((text, warning))
 }
 
 #[derive(Debug, thiserror::Error)]
