@@ -9,7 +9,7 @@ use std::fmt::Write;
 pub use crate::deliver::message::{headline, long_headline};
 use crate::event::{Change, Event, EventKind};
 use crate::report::words::{self, Piece};
-use crate::report::{escape, escape_into, human_time, plural, web_link};
+use crate::report::{escape, escape_into, human_time, link_of, plural, web_link};
 
 /// Unchanged words kept either side of a change: enough to read the
 /// sentence, short enough for a phone.
@@ -71,7 +71,7 @@ pub fn text(events: &[Event], footer: &str) -> String {
 
 fn text_event(out: &mut String, event: &Event) {
     let _ = writeln!(out, "{}", one_line(&long_headline(event), usize::MAX));
-    if let Some(link) = web_link_of(event) {
+    if let Some(link) = link_of(event) {
         let _ = writeln!(out, "{link}");
     }
     let _ = writeln!(
@@ -120,14 +120,6 @@ fn pieces(change: &Change) -> Vec<Piece<'_>> {
     words::diff(&change.before, &change.after, Some(CONTEXT_WORDS))
 }
 
-/// The story's link for an item event, else the source's; `http(s)` only.
-fn web_link_of(event: &Event) -> Option<String> {
-    match &event.item {
-        Some(item) => web_link(&item.link),
-        None => web_link(&event.source.url),
-    }
-}
-
 /// The text/html part: one self-contained page, styles inline, nothing
 /// loaded from elsewhere.
 pub fn html(events: &[Event], footer: &str) -> String {
@@ -166,7 +158,7 @@ fn html_event(out: &mut String, event: &Event) {
         colour(event.kind)
     );
     let headline = escape(&one_line(&long_headline(event), usize::MAX));
-    match web_link_of(event) {
+    match link_of(event) {
         Some(link) => {
             let _ = write!(
                 out,
